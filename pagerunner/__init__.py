@@ -1,0 +1,1 @@
+"""pagerunner: durable fetching of paginated search APIs."""
