@@ -1,0 +1,54 @@
+"""Exceptions raised by the executor.
+
+ExecutorError
+├── ExpressionError     an expression could not be parsed or evaluated
+├── InvalidDurationError a duration or time string could not be parsed
+├── InvalidEventError   an event sent to intake is malformed or uses a reserved name
+├── RegistrationError   a sync payload is malformed or an app could not be synced
+├── SignatureError      a request or response signature is missing or wrong
+├── NotFoundError       a run, event or function does not exist
+└── StoreError          the state store failed (database errors are translated to this)
+
+Each class's docstring is its default message.
+"""
+
+from __future__ import annotations
+
+
+class ExecutorError(Exception):
+    """The executor failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ExpressionError(ExecutorError):
+    """The expression is not valid."""
+
+
+class InvalidDurationError(ExecutorError):
+    """The duration is not valid."""
+
+
+class InvalidEventError(ExecutorError):
+    """The event is not valid."""
+
+
+class RegistrationError(ExecutorError):
+    """The app could not be synced."""
+
+
+class SignatureError(ExecutorError):
+    """The signature is missing or does not match."""
+
+
+class NotFoundError(ExecutorError):
+    """Not found."""
+
+
+class StoreError(ExecutorError):
+    """The state store failed."""
