@@ -7,7 +7,8 @@ ExecutorError
 ├── RegistrationError   a sync payload is malformed or an app could not be synced
 ├── SignatureError      a request or response signature is missing or wrong
 ├── NotFoundError       a run, event or function does not exist
-└── StoreError          the state store failed (database errors are translated to this)
+├── StoreError          the state store failed (database errors are translated to this)
+└── TransportError      the app could not be reached or did not speak the protocol
 
 Each class's docstring is its default message.
 """
@@ -52,3 +53,7 @@ class NotFoundError(ExecutorError):
 
 class StoreError(ExecutorError):
     """The state store failed."""
+
+
+class TransportError(ExecutorError):
+    """The app could not be reached or answered with something that is not the protocol."""

@@ -1,0 +1,218 @@
+"""The executor's HTTP surface: event intake, registration and the v1 REST API.
+
+Routes are thin: they parse and validate, call the `Executor` or `views`, and
+map executor errors to status codes in one place (`_errors`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from . import views
+from .engine import Executor
+from .errors import ExecutorError, InvalidEventError, NotFoundError, RegistrationError
+from .signing import check_bearer
+from .timeparse import now_utc, to_iso
+
+__all__ = ["create_executor_app"]
+
+
+def _wrap(data: Any, **metadata: Any) -> dict[str, Any]:
+    return {"data": data, "metadata": {"fetched_at": to_iso(now_utc()), **metadata}}
+
+
+def _errors(_request: Request, exc: ExecutorError) -> JSONResponse:
+    status = 404 if isinstance(exc, NotFoundError) else 400
+    return JSONResponse({"error": str(exc)}, status_code=status)
+
+
+def get_executor(request: Request) -> Executor:
+    executor: Executor = request.app.state.executor
+    return executor
+
+
+ExecutorDep = Annotated[Executor, Depends(get_executor)]
+intake_router = APIRouter(tags=["intake"])
+v1 = APIRouter(prefix="/v1")
+
+
+def create_executor_app(executor: Executor) -> FastAPI:
+    """Build the ASGI app serving `executor` (the CLI runs it with uvicorn)."""
+    app = FastAPI(
+        title="pagerunner executor",
+        description="An Inngest-compatible executor: event intake, app sync and run state.",
+        version="0.1.0",
+    )
+    app.state.executor = executor
+    server_kind = _server_kind(executor)
+
+    @app.middleware("http")
+    async def _kind_header(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers["x-inngest-server-kind"] = server_kind
+        return response
+
+    app.add_exception_handler(ExecutorError, _errors)  # type: ignore[arg-type]
+    app.include_router(intake_router)
+    app.include_router(v1)
+    return app
+
+
+def _server_kind(executor: Executor) -> str:
+    return "cloud" if executor.config.signing_key else "dev"
+
+
+def _intake_error(message: str) -> JSONResponse:
+    return JSONResponse({"ids": [], "status": 400, "error": message}, status_code=400)
+
+
+@intake_router.post("/e/{event_key}", summary="Send one event or a list of events")
+async def intake(event_key: str, request: Request, executor: ExecutorDep) -> JSONResponse:
+    expected = executor.config.event_key
+    if expected and event_key != expected:
+        return JSONResponse(
+            {"ids": [], "status": 401, "error": "event key not accepted"}, status_code=401
+        )
+    try:
+        body = json.loads(await request.body())
+    except ValueError as exc:
+        return _intake_error(f"body is not valid JSON: {exc}")
+    batch = body if isinstance(body, list) else [body]
+    if not batch:
+        return _intake_error("no events in the request")
+    try:
+        ids = await executor.send_events(batch, seed=request.headers.get("x-inngest-event-id-seed"))
+    except InvalidEventError as exc:
+        return _intake_error(str(exc))
+    return JSONResponse({"ids": ids, "status": 200})
+
+
+@intake_router.post("/fn/register", tags=["sync"], summary="Register an app's functions")
+async def register(request: Request, executor: ExecutorDep) -> JSONResponse:
+    keys = executor.config.signing_keys
+    if keys and not check_bearer(request.headers.get("authorization"), keys):
+        return JSONResponse({"error": "signing key not accepted"}, status_code=401)
+    expected_kind = request.headers.get("x-inngest-expected-server-kind")
+    kind = _server_kind(executor)
+    if expected_kind and expected_kind != kind:
+        message = f"this is a {kind} server; the app expects {expected_kind}"
+        return JSONResponse({"error": message}, status_code=400)
+    try:
+        payload = json.loads(await request.body())
+    except ValueError as exc:
+        return JSONResponse({"error": f"body is not valid JSON: {exc}"}, status_code=400)
+    try:
+        return JSONResponse(await executor.register(payload))
+    except RegistrationError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+
+@intake_router.get("/dev", tags=["info"], summary="Executor information")
+async def info(executor: ExecutorDep) -> dict[str, Any]:
+    async with executor.db.read() as conn:
+        functions = await views.list_functions(conn)
+    return {"version": "pagerunner", "functions": functions, "leader": executor.is_leader}
+
+
+@intake_router.get("/healthz", tags=["info"], summary="Liveness")
+async def healthz(executor: ExecutorDep) -> dict[str, Any]:
+    return {"ok": True, "leader": executor.is_leader}
+
+
+@v1.get("/runs/{run_id}", tags=["runs"], summary="One run")
+async def get_run(run_id: str, executor: ExecutorDep) -> dict[str, Any]:
+    async with executor.db.read() as conn:
+        return _wrap(await views.get_run(conn, run_id))
+
+
+@v1.delete("/runs/{run_id}", tags=["runs"], summary="Cancel a run")
+async def cancel_run(run_id: str, executor: ExecutorDep) -> dict[str, Any]:
+    await executor.cancel_run(run_id)
+    async with executor.db.read() as conn:
+        return _wrap(await views.get_run(conn, run_id))
+
+
+@v1.post("/runs/{run_id}/rerun", tags=["runs"], summary="Run again from the same event")
+async def rerun(run_id: str, executor: ExecutorDep) -> dict[str, Any]:
+    new_id = await executor.rerun(run_id)
+    return _wrap({"run_id": new_id, "original_run_id": run_id})
+
+
+@v1.get("/runs/{run_id}/steps", tags=["runs"], summary="Steps and attempts of a run")
+async def steps(run_id: str, executor: ExecutorDep) -> dict[str, Any]:
+    async with executor.db.read() as conn:
+        return _wrap(await views.run_steps(conn, run_id))
+
+
+StatusFilter = Literal["Running", "Completed", "Failed", "Cancelled"]
+
+
+@v1.get("/runs", tags=["runs"], summary="Runs, newest first")
+async def list_runs(
+    executor: ExecutorDep,
+    status: Annotated[list[StatusFilter] | None, Query()] = None,
+    function_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    async with executor.db.read() as conn:
+        page, next_cursor = await views.list_runs(
+            conn,
+            status=status or [],
+            function_id=function_id,
+            since=since.timestamp() if since else None,
+            until=until.timestamp() if until else None,
+            cursor=cursor,
+            limit=limit,
+        )
+    return _wrap(page, next_cursor=next_cursor)
+
+
+@v1.get("/events/{event_id}/runs", tags=["events"], summary="Runs an event started")
+async def event_runs(event_id: str, executor: ExecutorDep) -> dict[str, Any]:
+    async with executor.db.read() as conn:
+        return _wrap(await views.runs_for_event(conn, event_id))
+
+
+@v1.get("/events", tags=["events"], summary="Events, newest first")
+async def list_events(
+    executor: ExecutorDep,
+    name: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    async with executor.db.read() as conn:
+        page, next_cursor = await views.list_events(conn, name=name, cursor=cursor, limit=limit)
+    return _wrap(page, next_cursor=next_cursor)
+
+
+@v1.get("/functions", tags=["apps"], summary="Registered functions")
+async def list_functions(executor: ExecutorDep) -> dict[str, Any]:
+    async with executor.db.read() as conn:
+        return _wrap(await views.list_functions(conn))
+
+
+@v1.get("/apps", tags=["apps"], summary="Synced apps")
+async def list_apps(executor: ExecutorDep) -> dict[str, Any]:
+    async with executor.db.read() as conn:
+        return _wrap(await views.list_apps(conn))
+
+
+@v1.post("/apps/{app_name}/sync", tags=["apps"], summary="Re-sync a known app")
+async def resync(app_name: str, executor: ExecutorDep) -> dict[str, Any]:
+    # Only apps already known by name: this endpoint never reaches a caller-given URL.
+    async with executor.db.read() as conn:
+        known = {a["name"]: a["url"] for a in await views.list_apps(conn)}
+    if app_name not in known:
+        raise NotFoundError(f"app '{app_name}' not found")
+    return _wrap(await executor.sync_app(known[app_name]))

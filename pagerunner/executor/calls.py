@@ -1,0 +1,159 @@
+"""One call into an app's serve endpoint: the request body and what came back.
+
+`build_request` produces the exact JSON the SDK expects (see the protocol
+reference §3.1); `interpret` turns the raw response into a `CallOutcome`
+without side effects, so the run loop only decides what to persist.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .errors import SignatureError
+from .signing import canonical_json, sign, verify
+from .timeparse import now_utc, parse_retry_after
+from .transport import AppResponse
+
+__all__ = ["CallOutcome", "build_request", "call_url", "interpret"]
+
+OutcomeKind = Literal["completed", "ops", "error"]
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """What one call produced: the run's output, ops to process, or an error."""
+
+    kind: OutcomeKind
+    http_status: int | None = None
+    output: Any = None
+    ops: Sequence[Mapping[str, Any]] = ()
+    error: Mapping[str, Any] | None = None
+    no_retry: bool = False
+    retry_after: timedelta | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def call_url(runtime_url: str, fn_id: str, step_id: str) -> str:
+    """The function's runtime URL with `fnId` and `stepId` set (other params kept)."""
+    parts = urlsplit(runtime_url)
+    query = dict(parse_qsl(parts.query))
+    query.update({"fnId": fn_id, "stepId": step_id})
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def build_request(
+    *,
+    run_id: str,
+    events: Sequence[Mapping[str, Any]],
+    memo: Mapping[str, Any],
+    stack: Sequence[str],
+    attempt: int,
+    max_attempts: int,
+    force_plan: bool,
+    signing_key: str | None,
+) -> tuple[bytes, dict[str, str]]:
+    """The canonical body and headers for a call (signed when a key is given)."""
+    payload = {
+        "event": events[0],
+        "events": list(events),
+        "steps": dict(memo),
+        "ctx": {
+            "run_id": run_id,
+            "attempt": attempt,
+            "max_attempts": max_attempts,
+            "disable_immediate_execution": force_plan,
+            "use_api": False,
+            "stack": {"stack": list(stack), "current": len(stack)},
+        },
+        "use_api": False,
+        "version": 2,
+    }
+    body = canonical_json(payload)
+    headers = {
+        "content-type": "application/json",
+        "x-run-id": run_id,
+        "x-inngest-req-version": "2",
+        "x-inngest-server-kind": "dev" if signing_key is None else "cloud",
+    }
+    if signing_key:
+        headers["x-inngest-signature"] = sign(body, signing_key)
+    return body, headers
+
+
+def interpret(response: AppResponse, signing_keys: Sequence[str]) -> CallOutcome:
+    """Classify an app's response per the protocol reference §3.4."""
+    if "x-inngest-sdk" not in response.headers:
+        return _garbage(
+            response, "the response is not from an Inngest SDK (no x-inngest-sdk header)"
+        )
+    if signing_keys and response.status != 401:
+        try:
+            verify(response.headers.get("x-inngest-signature"), response.body, signing_keys)
+        except SignatureError as exc:
+            return _garbage(response, f"response signature rejected: {exc}")
+    status, headers, body = response.status, response.headers, response.body
+    if status == 201:
+        return _unwrap_stream(response, signing_keys)
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return _garbage(response, "the response body is not JSON")
+    if status == 200:
+        return CallOutcome(kind="completed", http_status=200, output=data)
+    if status == 206:
+        ops = data if isinstance(data, list) else [data] if isinstance(data, dict) else None
+        if ops is None or not all(isinstance(op, dict) and "op" in op for op in ops):
+            return _garbage(response, "206 body is not a list of ops")
+        return CallOutcome(kind="ops", http_status=206, ops=ops, retry_after=_retry_after(headers))
+    return CallOutcome(
+        kind="error",
+        http_status=status,
+        error=_error_body(data, status),
+        no_retry=headers.get("x-inngest-no-retry", "").lower() == "true",
+        retry_after=_retry_after(headers),
+    )
+
+
+def _unwrap_stream(response: AppResponse, signing_keys: Sequence[str]) -> CallOutcome:
+    try:
+        wrapper = json.loads(response.body.strip())
+        inner = AppResponse(
+            status=int(wrapper["status"]),
+            headers={**response.headers, **{k.lower(): v for k, v in wrapper["headers"].items()}},
+            body=str(wrapper["body"]).encode(),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return _garbage(response, "streamed (201) response is not a valid wrapper")
+    return interpret(inner, ()) if inner.status != 201 else _garbage(response, "nested 201")
+
+
+def _retry_after(headers: Mapping[str, str]) -> timedelta | None:
+    return parse_retry_after(headers.get("retry-after"), now_utc())
+
+
+def _error_body(data: Any, status: int) -> dict[str, Any]:
+    if isinstance(data, dict) and ("message" in data or "name" in data):
+        return {
+            "name": str(data.get("name") or "Error"),
+            "message": str(data.get("message") or ""),
+            **({"stack": data["stack"]} if data.get("stack") else {}),
+            **({"code": data["code"]} if data.get("code") else {}),
+        }
+    return {"name": "Error", "message": f"HTTP {status}: {json.dumps(data)[:500]}"}
+
+
+def _garbage(response: AppResponse, reason: str) -> CallOutcome:
+    snippet = response.body[:300].decode("utf-8", "replace")
+    return CallOutcome(
+        kind="error",
+        http_status=response.status,
+        error={
+            "name": "InvalidResponseError",
+            "message": f"{reason}; HTTP {response.status}, body starts: {snippet!r}",
+        },
+    )

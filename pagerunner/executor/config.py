@@ -1,0 +1,31 @@
+"""Settings of one executor instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .backoff import Backoff
+
+__all__ = ["ExecutorConfig"]
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """How an executor runs. Secrets are passed in by the caller, never read from files here."""
+
+    db_url: str = "pagerunner.db"
+    app_urls: tuple[str, ...] = ()
+    signing_key: str | None = None
+    signing_key_fallback: str | None = None
+    event_key: str | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    max_inflight: int = 32
+    call_timeout_s: float = 600.0
+    poll_interval_s: float = 0.5
+    lease_ttl_s: float = 10.0
+    retention_days: float = 7.0
+    stop_grace_s: float = 10.0
+
+    @property
+    def signing_keys(self) -> tuple[str, ...]:
+        return tuple(k for k in (self.signing_key, self.signing_key_fallback) if k)

@@ -1,0 +1,72 @@
+"""Flow-control arithmetic: GCRA reservations and key evaluation.
+
+Pure functions plus the small amount of SQL needed to keep GCRA state in the
+`exec_flow_keys` table, so limits hold across restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .expressions import compile_expression, key_value
+from .store.schema import flow_keys
+
+__all__ = ["evaluate_key", "gcra_admit", "gcra_reserve"]
+
+
+def evaluate_key(expression: str | None, event: Mapping[str, Any]) -> str:
+    """The flow-control key for an event: "" when the block has no key."""
+    if expression is None:
+        return ""
+    return key_value(compile_expression(expression).evaluate({"event": event}))
+
+
+async def _load(conn: AsyncConnection, key: str) -> float | None:
+    row = await conn.execute(
+        select(flow_keys.c.value).where(flow_keys.c.key == key).with_for_update()
+    )
+    return row.scalar_one_or_none()
+
+
+async def _store(
+    conn: AsyncConnection, key: str, tat: float, existed: bool, expires_at: float
+) -> None:
+    if existed:
+        await conn.execute(
+            flow_keys.update()
+            .where(flow_keys.c.key == key)
+            .values(value=tat, expires_at=expires_at)
+        )
+    else:
+        await conn.execute(flow_keys.insert().values(key=key, value=tat, expires_at=expires_at))
+
+
+async def gcra_admit(
+    conn: AsyncConnection, key: str, *, limit: int, period_s: float, now: float
+) -> bool:
+    """Rate limit: admit `limit` per `period_s` (a burst of `limit`), refuse the rest."""
+    interval = period_s / limit
+    tolerance = period_s - interval
+    stored = await _load(conn, key)
+    tat = max(stored if stored is not None else now, now)
+    if tat - tolerance > now:
+        return False
+    await _store(conn, key, tat + interval, stored is not None, tat + interval + tolerance)
+    return True
+
+
+async def gcra_reserve(
+    conn: AsyncConnection, key: str, *, limit: int, period_s: float, burst: int, now: float
+) -> float:
+    """Throttle: reserve the next free slot and return when it starts (FIFO, never refused)."""
+    interval = period_s / limit
+    tolerance = interval * max(0, limit + burst - 2)
+    stored = await _load(conn, key)
+    tat = max(stored if stored is not None else now, now)
+    start_at = max(now, tat - tolerance)
+    await _store(conn, key, tat + interval, stored is not None, tat + interval + tolerance)
+    return start_at

@@ -1,0 +1,284 @@
+"""Functions as synced by an app, parsed from the `/fn/register` payload.
+
+A `FunctionDef` carries everything the run loop needs: triggers, the URL to
+call, the attempt budget and each flow-control block in parsed form.
+Parsing validates expressions and durations so a bad config fails the sync
+with a message naming the function and field, not a run later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ExecutorError, RegistrationError
+from .expressions import compile_expression
+from .timeparse import parse_duration
+
+__all__ = [
+    "CancelRule",
+    "Concurrency",
+    "Debounce",
+    "FunctionDef",
+    "RateLimit",
+    "Registration",
+    "Singleton",
+    "Throttle",
+    "Trigger",
+    "parse_registration",
+]
+
+DEFAULT_RETRIES = 4  # Inngest's server default when `retries` is omitted
+MAX_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class Trigger:
+    event: str | None = None
+    expression: str | None = None
+    cron: str | None = None
+
+    def matches_name(self, name: str) -> bool:
+        """Exact match, or a wildcard `prefix/*` / `prefix.*` as Inngest allows."""
+        if self.event is None:
+            return False
+        if self.event.endswith("*") and self.event[-2:-1] in ("/", "."):
+            return name.startswith(self.event[:-1])
+        return self.event == name
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    limit: int
+    key: str | None = None
+    scope: str = "fn"
+
+
+@dataclass(frozen=True)
+class Throttle:
+    limit: int
+    period_s: float
+    burst: int = 1
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int
+    period_s: float
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Debounce:
+    period_s: float
+    timeout_s: float | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelRule:
+    event: str
+    expression: str | None = None
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Singleton:
+    mode: str
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """One function of a synced app."""
+
+    id: str
+    app_name: str
+    name: str
+    url: str
+    triggers: tuple[Trigger, ...]
+    max_attempts: int
+    concurrency: tuple[Concurrency, ...] = ()
+    throttle: Throttle | None = None
+    rate_limit: RateLimit | None = None
+    debounce: Debounce | None = None
+    cancel: tuple[CancelRule, ...] = ()
+    singleton: Singleton | None = None
+    start_timeout_s: float | None = None
+    finish_timeout_s: float | None = None
+    unsupported: tuple[str, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_config(cls, app_name: str, config: Mapping[str, Any]) -> FunctionDef:
+        fn_id = _require_str(config, "id", "function")
+        try:
+            return _parse_function(app_name, fn_id, config)
+        except ExecutorError as exc:
+            raise RegistrationError(f"function '{fn_id}': {exc}") from exc
+        except (TypeError, ValueError, KeyError) as exc:
+            raise RegistrationError(f"function '{fn_id}': invalid config: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A parsed `/fn/register` payload."""
+
+    app_name: str
+    url: str
+    sdk: str
+    framework: str
+    app_version: str | None
+    capabilities: Mapping[str, Any]
+    functions: tuple[FunctionDef, ...]
+    checksum: str
+
+
+def parse_registration(payload: Any) -> Registration:
+    """Validate a sync payload (Python and JS key spellings) into a `Registration`."""
+    if not isinstance(payload, dict):
+        raise RegistrationError("sync payload must be a JSON object")
+    lowered = {k.lower(): v for k, v in payload.items()}
+    app_name = _require_str(lowered, "appname", "app")
+    url = _require_str(lowered, "url", "app")
+    raw_functions = lowered.get("functions") or []
+    if not isinstance(raw_functions, list):
+        raise RegistrationError("'functions' must be a list")
+    defs = tuple(FunctionDef.from_config(app_name, fn) for fn in raw_functions)
+    ids = [d.id for d in defs]
+    if len(set(ids)) != len(ids):
+        raise RegistrationError(f"duplicate function ids in app '{app_name}'")
+    checksum = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return Registration(
+        app_name=app_name,
+        url=url,
+        sdk=str(lowered.get("sdk", "")),
+        framework=str(lowered.get("framework", "")),
+        app_version=lowered.get("appversion"),
+        capabilities=lowered.get("capabilities") or {},
+        functions=defs,
+        checksum=checksum,
+    )
+
+
+def _require_str(data: Mapping[str, Any], key: str, what: str) -> str:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(value, str) or not value:
+        raise RegistrationError(f"{what} is missing a non-empty string '{key}'")
+    return value
+
+
+def _seconds(value: Any) -> float:
+    return parse_duration(str(value)).total_seconds()
+
+
+def _expr(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    compile_expression(str(value))
+    return str(value)
+
+
+def _parse_function(app_name: str, fn_id: str, config: Mapping[str, Any]) -> FunctionDef:
+    steps = config.get("steps") or {}
+    step = next(iter(steps.values()), None) if isinstance(steps, dict) else None
+    if not step or not step.get("runtime", {}).get("url"):
+        raise RegistrationError("no step runtime URL")
+    retries = (step.get("retries") or {}).get("attempts", DEFAULT_RETRIES)
+    retries = max(0, min(int(retries), MAX_RETRIES))
+    triggers = tuple(
+        Trigger(event=t.get("event"), expression=_expr(t.get("expression")), cron=t.get("cron"))
+        for t in config.get("triggers") or []
+    )
+    if not triggers:
+        raise RegistrationError("no triggers")
+    timeouts = config.get("timeouts") or {}
+    return FunctionDef(
+        id=fn_id,
+        app_name=app_name,
+        name=str(config.get("name") or fn_id),
+        url=str(step["runtime"]["url"]),
+        triggers=triggers,
+        max_attempts=retries + 1,
+        concurrency=_concurrency(config.get("concurrency")),
+        throttle=_throttle(config.get("throttle")),
+        rate_limit=_rate_limit(config),
+        debounce=_debounce(config.get("debounce")),
+        cancel=tuple(
+            CancelRule(
+                event=str(c["event"]),
+                expression=_expr(c.get("if")),
+                timeout_s=_seconds(c["timeout"]) if c.get("timeout") else None,
+            )
+            for c in config.get("cancel") or []
+        ),
+        singleton=_singleton(config.get("singleton")),
+        start_timeout_s=_seconds(timeouts["start"]) if timeouts.get("start") else None,
+        finish_timeout_s=_seconds(timeouts["finish"]) if timeouts.get("finish") else None,
+        unsupported=tuple(k for k in ("batchEvents", "priority") if config.get(k))
+        + tuple("cron" for t in triggers if t.cron),
+        config=config,
+    )
+
+
+def _concurrency(raw: Any) -> tuple[Concurrency, ...]:
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    result = []
+    for item in items:
+        if isinstance(item, int):  # JS may send a bare number
+            item = {"limit": item}
+        limit = int(item.get("limit", 0))
+        if limit <= 0:
+            continue  # 0 means "no limit" in Inngest
+        result.append(
+            Concurrency(limit=limit, key=_expr(item.get("key")), scope=item.get("scope", "fn"))
+        )
+    return tuple(result[:2])
+
+
+def _throttle(raw: Any) -> Throttle | None:
+    if not raw:
+        return None
+    return Throttle(
+        limit=max(1, int(raw.get("limit", 1))),
+        period_s=_seconds(raw["period"]),
+        burst=max(1, int(raw.get("burst") or 1)),
+        key=_expr(raw.get("key")),
+    )
+
+
+def _rate_limit(config: Mapping[str, Any]) -> RateLimit | None:
+    # Inngest turns `idempotency` into a 24 h rate limit of 1 that overrides `rateLimit`.
+    if config.get("idempotency"):
+        return RateLimit(limit=1, period_s=86400, key=_expr(config["idempotency"]))
+    raw = config.get("rateLimit")
+    if not raw:
+        return None
+    return RateLimit(
+        limit=max(1, int(raw["limit"])), period_s=_seconds(raw["period"]), key=_expr(raw.get("key"))
+    )
+
+
+def _debounce(raw: Any) -> Debounce | None:
+    if not raw:
+        return None
+    return Debounce(
+        period_s=_seconds(raw["period"]),
+        timeout_s=_seconds(raw["timeout"]) if raw.get("timeout") else None,
+        key=_expr(raw.get("key")),
+    )
+
+
+def _singleton(raw: Any) -> Singleton | None:
+    if not raw:
+        return None
+    mode = str(raw.get("mode", "skip"))
+    if mode not in ("skip", "cancel"):
+        raise RegistrationError(f"singleton mode must be 'skip' or 'cancel', got '{mode}'")
+    return Singleton(mode=mode, key=_expr(raw.get("key")))

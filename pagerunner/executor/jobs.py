@@ -1,0 +1,130 @@
+"""The durable queue of work: calls to make, sleeps to wake, timeouts to fire.
+
+A job is deleted in the same transaction that records its effect, so after a
+crash every job still in the table is work that has not been done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .store.schema import jobs as jobs_table
+
+__all__ = [
+    "CALL",
+    "DEBOUNCE",
+    "RESUME",
+    "TIMEOUT",
+    "Job",
+    "delete_by_key",
+    "delete_job",
+    "due_jobs",
+    "enqueue",
+    "jobs_table",
+    "next_due_at",
+    "reschedule",
+]
+
+CALL, RESUME, TIMEOUT, DEBOUNCE = "call", "resume", "timeout", "debounce"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    run_id: str | None
+    kind: str
+    target: str
+    attempt: int
+    available_at: float
+    data: Mapping[str, Any] | None
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    *,
+    kind: str,
+    run_id: str | None,
+    available_at: float,
+    target: str = "step",
+    attempt: int = 0,
+    dedupe_key: str | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    """Add a job; with a `dedupe_key`, an existing job with that key is kept instead."""
+    if dedupe_key is not None:
+        existing = await conn.execute(
+            select(jobs_table.c.id).where(jobs_table.c.dedupe_key == dedupe_key)
+        )
+        if existing.first() is not None:
+            return
+    await conn.execute(
+        jobs_table.insert().values(
+            run_id=run_id,
+            kind=kind,
+            target=target,
+            attempt=attempt,
+            available_at=available_at,
+            dedupe_key=dedupe_key,
+            data=dict(data) if data is not None else None,
+        )
+    )
+
+
+async def reschedule(
+    conn: AsyncConnection,
+    job_id: int,
+    *,
+    available_at: float,
+    attempt: int | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    values: dict[str, Any] = {"available_at": available_at}
+    if attempt is not None:
+        values["attempt"] = attempt
+    if data is not None:
+        values["data"] = dict(data)
+    await conn.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(**values))
+
+
+async def delete_job(conn: AsyncConnection, job_id: int) -> None:
+    await conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id))
+
+
+async def delete_by_key(conn: AsyncConnection, dedupe_key: str) -> None:
+    await conn.execute(delete(jobs_table).where(jobs_table.c.dedupe_key == dedupe_key))
+
+
+async def due_jobs(
+    conn: AsyncConnection, *, now: float, exclude: Collection[int], limit: int
+) -> list[Job]:
+    query = select(jobs_table).where(jobs_table.c.available_at <= now)
+    if exclude:
+        query = query.where(jobs_table.c.id.not_in(list(exclude)))
+    rows = await conn.execute(
+        query.order_by(jobs_table.c.available_at, jobs_table.c.id).limit(limit)
+    )
+    return [
+        Job(
+            id=r.id,
+            run_id=r.run_id,
+            kind=r.kind,
+            target=r.target,
+            attempt=r.attempt,
+            available_at=r.available_at,
+            data=r.data,
+        )
+        for r in rows
+    ]
+
+
+async def next_due_at(conn: AsyncConnection, *, exclude: Collection[int]) -> float | None:
+    query = select(func.min(jobs_table.c.available_at))
+    if exclude:
+        query = query.where(jobs_table.c.id.not_in(list(exclude)))
+    value = (await conn.execute(query)).scalar_one_or_none()
+    return float(value) if value is not None else None

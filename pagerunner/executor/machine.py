@@ -1,0 +1,486 @@
+"""The run state machine: events in, runs created, memos recorded, runs finished.
+
+Every method works inside a write transaction handed in by the caller, so one
+transaction holds a whole transition (an event and the runs it starts; a call's
+result, its memo and the next job). Nothing here does I/O besides the database.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from . import jobs
+from .errors import InvalidEventError
+from .expressions import compile_expression
+from .flow import evaluate_key, gcra_admit
+from .functions import FunctionDef
+from .ids import new_ulid, ulid_from_seed
+from .registry import Registry
+from .runstate import CANCELLED, FAILED, RUNNING, RunState, load_run, upsert_step
+from .store.schema import debounces, events, runs, steps, waits
+
+__all__ = ["FINISHED", "MAX_EVENT_BYTES", "StateMachine"]
+
+log = structlog.get_logger("pagerunner.executor")
+
+FINISHED, FAILED_EVT, CANCELLED_EVT, INVOKED = (
+    "inngest/function.finished",
+    "inngest/function.failed",
+    "inngest/function.cancelled",
+    "inngest/function.invoked",
+)
+MAX_EVENT_BYTES = 512 * 1024
+YEAR_S = 366 * 86400
+EVENT_ID_WINDOW_S = 86400
+TS_MIN, TS_MAX = 315532800000, 4102444800000  # 1980 .. 2100, in ms
+
+
+def validate_event(raw: Any, index: int, *, internal: bool) -> dict[str, Any]:
+    """Check one incoming event; the error says which one and what is wrong."""
+    where = f"event {index}"
+    if not isinstance(raw, dict):
+        raise InvalidEventError(f"{where}: must be a JSON object")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidEventError(f"{where}: 'name' must be a non-empty string")
+    if not internal and name.lower().startswith("inngest/"):
+        raise InvalidEventError(f"event name is reserved for internal use: {name}")
+    data = raw.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise InvalidEventError(f"{where} ({name}): 'data' must be an object")
+    ts = raw.get("ts")
+    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int | float)):
+        raise InvalidEventError(f"{where} ({name}): 'ts' must be a number of milliseconds")
+    if ts and not TS_MIN <= ts <= TS_MAX:
+        raise InvalidEventError(f"{where} ({name}): 'ts' must be in milliseconds (1980-2100)")
+    if raw.get("id") is not None and not isinstance(raw.get("id"), str):
+        raise InvalidEventError(f"{where} ({name}): 'id' must be a string")
+    if len(json.dumps(raw)) > MAX_EVENT_BYTES:
+        raise InvalidEventError(f"{where} ({name}): larger than {MAX_EVENT_BYTES} bytes")
+    return raw
+
+
+class StateMachine:
+    """Transitions of runs, persisted through the connection each method receives."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    # -- events -------------------------------------------------------------------------
+
+    async def ingest(
+        self,
+        conn: AsyncConnection,
+        raw_events: Sequence[Any],
+        *,
+        seed: str | None = None,
+        internal: bool = False,
+    ) -> list[str]:
+        """Store events and act on them; returns internal ids in input order."""
+        checked = [validate_event(r, i, internal=internal) for i, r in enumerate(raw_events)]
+        now = time.time()
+        ids = []
+        for index, raw in enumerate(checked, start=1):
+            event_id = (ulid_from_seed(seed, index) if seed else None) or new_ulid()
+            ids.append(event_id)
+            seen = await conn.execute(select(events.c.id).where(events.c.id == event_id))
+            if seen.first() is not None:
+                continue  # an SDK retry of a send we already processed
+            payload = self._normalize(raw, event_id, now, internal=internal)
+            await conn.execute(
+                events.insert().values(
+                    id=event_id,
+                    name=payload["name"],
+                    payload=payload,
+                    ts=payload["ts"],
+                    received_at=now,
+                )
+            )
+            await self._on_event(conn, event_id, payload, now, user_id=raw.get("id"))
+        return ids
+
+    @staticmethod
+    def _normalize(
+        raw: Mapping[str, Any], event_id: str, now: float, *, internal: bool
+    ) -> dict[str, Any]:
+        data = dict(raw.get("data") or {})
+        if not internal:
+            data.pop("_inngest", None)
+        payload = {
+            "name": raw["name"],
+            "data": data,
+            "id": raw.get("id") or event_id,
+            "ts": int(raw.get("ts") or now * 1000),
+            "user": raw.get("user") or {},
+        }
+        if raw.get("v") is not None:
+            payload["v"] = raw["v"]
+        return payload
+
+    async def _on_event(
+        self,
+        conn: AsyncConnection,
+        event_id: str,
+        payload: dict[str, Any],
+        now: float,
+        *,
+        user_id: str | None,
+    ) -> None:
+        await self._match_waits(conn, payload, now)
+        skipped: dict[str, str] = {}
+        for fn in self._targets(payload):
+            reason = await self.create_run(
+                conn, fn, [payload], event_id, now=now, dedupe_id=user_id
+            )
+            if reason is not None:
+                skipped[fn.id] = reason
+        if skipped:
+            await conn.execute(
+                events.update().where(events.c.id == event_id).values(skipped=skipped)
+            )
+
+    def _targets(self, payload: Mapping[str, Any]) -> list[FunctionDef]:
+        if payload["name"] == INVOKED:  # invoked runs are matched by id, not by triggers
+            fn = self.registry.get(str(payload["data"].get("_inngest", {}).get("fn_id", "")))
+            return [fn] if fn else []
+        return list(self.registry.matching(payload))
+
+    async def _match_waits(
+        self, conn: AsyncConnection, payload: dict[str, Any], now: float
+    ) -> None:
+        rows = (
+            await conn.execute(
+                select(waits).where(waits.c.event_name == payload["name"], waits.c.expires_at > now)
+            )
+        ).all()
+        for wait in rows:
+            run = await load_run(conn, wait.run_id)
+            if run is None or run.status != RUNNING or not self._wait_matches(wait, run, payload):
+                continue
+            if wait.kind == "cancel":
+                await self.finalize(conn, run, CANCELLED, error=_cancel_error("cancel event"))
+                continue
+            await conn.execute(delete(waits).where(waits.c.id == wait.id))
+            await jobs.delete_by_key(conn, f"{run.id}:{wait.step_id}:timeout")
+            memo = _invoke_memo(payload) if wait.kind == "invoke" else payload
+            await self.record_memo(conn, run, wait.step_id, memo, now, status="completed")
+            await run.save(conn)
+
+    @staticmethod
+    def _wait_matches(wait: Any, run: RunState, payload: Mapping[str, Any]) -> bool:
+        if wait.kind == "invoke":
+            return bool(payload["data"].get("correlation_id") == wait.correlation_id)
+        if wait.expression is None:
+            return True
+        variables = {"event": run.event, "async": payload}
+        return compile_expression(wait.expression).matches(variables)
+
+    # -- runs ---------------------------------------------------------------------------
+
+    async def create_run(
+        self,
+        conn: AsyncConnection,
+        fn: FunctionDef,
+        run_events: list[dict[str, Any]],
+        event_id: str,
+        *,
+        now: float,
+        dedupe_id: str | None = None,
+        original_run_id: str | None = None,
+        debounced: bool = False,
+    ) -> str | None:
+        """Start a run unless flow control says otherwise; returns the reason if skipped."""
+        event = run_events[0]
+        if original_run_id is None:
+            reason = await self._admission(conn, fn, event, event_id, now, dedupe_id, debounced)
+            if reason is not None:
+                log.info("run_skipped", function_id=fn.id, event_id=event_id, reason=reason)
+                return reason
+        singleton_key = None
+        if fn.singleton is not None:
+            singleton_key = f"{fn.id}:{evaluate_key(fn.singleton.key, event)}"
+            if await self._singleton_blocks(conn, fn, singleton_key, now):
+                return "singleton: a run is already active"
+        run_id = new_ulid()
+        correlation = event["data"].get("_inngest", {}).get("correlation_id")
+        await conn.execute(
+            runs.insert().values(
+                id=run_id,
+                function_id=fn.id,
+                event_id=event_id,
+                events=run_events,
+                status=RUNNING,
+                queued_at=now,
+                force_plan=False,
+                pending=[],
+                stack=[],
+                concurrency_keys=_concurrency_keys(fn, event),
+                singleton_key=singleton_key,
+                original_run_id=original_run_id,
+                correlation_id=correlation if event["name"] == INVOKED else None,
+            )
+        )
+        start_at = max(now, event["ts"] / 1000)
+        await jobs.enqueue(
+            conn,
+            kind=jobs.CALL,
+            run_id=run_id,
+            available_at=start_at,
+            dedupe_key=f"{run_id}:discovery",
+        )
+        await self._listen_for_cancel(conn, fn, run_id, now)
+        if fn.start_timeout_s is not None:
+            await jobs.enqueue(
+                conn,
+                kind=jobs.TIMEOUT,
+                run_id=run_id,
+                available_at=start_at + fn.start_timeout_s,
+                data={"which": "start"},
+            )
+        log.info("run_created", run_id=run_id, function_id=fn.id, event_id=event_id)
+        return None
+
+    async def _admission(
+        self,
+        conn: AsyncConnection,
+        fn: FunctionDef,
+        event: dict[str, Any],
+        event_id: str,
+        now: float,
+        dedupe_id: str | None,
+        debounced: bool,
+    ) -> str | None:
+        if dedupe_id and not await gcra_admit(
+            conn, f"evtid:{fn.id}:{dedupe_id}", limit=1, period_s=EVENT_ID_WINDOW_S, now=now
+        ):
+            return f"duplicate event id '{dedupe_id}' within 24h"
+        limit = fn.rate_limit
+        if limit is not None:
+            key = evaluate_key(limit.key, event)
+            if key != "false" and not await gcra_admit(
+                conn, f"rate:{fn.id}:{key}", limit=limit.limit, period_s=limit.period_s, now=now
+            ):
+                return "rate limited" if fn.config.get("idempotency") is None else "idempotency"
+        if fn.debounce is not None and not debounced:
+            await self._debounce(conn, fn, event, event_id, now)
+            return "debounced"
+        return None
+
+    async def _debounce(
+        self,
+        conn: AsyncConnection,
+        fn: FunctionDef,
+        event: dict[str, Any],
+        event_id: str,
+        now: float,
+    ) -> None:
+        assert fn.debounce is not None
+        key = f"{fn.id}:{evaluate_key(fn.debounce.key, event)}"
+        row = (await conn.execute(select(debounces).where(debounces.c.key == key))).first()
+        first_at = row.first_at if row else now
+        fire_at = now + fn.debounce.period_s
+        if fn.debounce.timeout_s is not None:
+            fire_at = min(fire_at, first_at + fn.debounce.timeout_s)
+        values = {
+            "function_id": fn.id,
+            "event_id": event_id,
+            "first_at": first_at,
+            "fire_at": fire_at,
+        }
+        if row is None:
+            await conn.execute(debounces.insert().values(key=key, **values))
+        else:
+            await conn.execute(debounces.update().where(debounces.c.key == key).values(**values))
+        await jobs.delete_by_key(conn, f"debounce:{key}")
+        await jobs.enqueue(
+            conn,
+            kind=jobs.DEBOUNCE,
+            run_id=None,
+            available_at=fire_at,
+            dedupe_key=f"debounce:{key}",
+            data={"key": key},
+        )
+
+    async def fire_debounce(self, conn: AsyncConnection, key: str, now: float) -> None:
+        row = (await conn.execute(select(debounces).where(debounces.c.key == key))).first()
+        if row is None:
+            return
+        await conn.execute(delete(debounces).where(debounces.c.key == key))
+        fn = self.registry.get(row.function_id)
+        event = (
+            await conn.execute(select(events.c.payload).where(events.c.id == row.event_id))
+        ).scalar_one_or_none()
+        if fn is not None and event is not None:
+            await self.create_run(conn, fn, [event], row.event_id, now=now, debounced=True)
+
+    async def _singleton_blocks(
+        self, conn: AsyncConnection, fn: FunctionDef, key: str, now: float
+    ) -> bool:
+        assert fn.singleton is not None
+        active = (
+            (
+                await conn.execute(
+                    select(runs.c.id).where(runs.c.singleton_key == key, runs.c.status == RUNNING)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not active:
+            return False
+        if fn.singleton.mode == "skip":
+            return True
+        for run_id in active:
+            run = await load_run(conn, run_id)
+            if run is not None:
+                await self.finalize(conn, run, CANCELLED, error=_cancel_error("singleton"))
+        return False
+
+    async def _listen_for_cancel(
+        self, conn: AsyncConnection, fn: FunctionDef, run_id: str, now: float
+    ) -> None:
+        for rule in fn.cancel:
+            await conn.execute(
+                waits.insert().values(
+                    run_id=run_id,
+                    kind="cancel",
+                    event_name=rule.event,
+                    expression=rule.expression,
+                    created_at=now,
+                    expires_at=now + (rule.timeout_s or YEAR_S),
+                )
+            )
+
+    async def record_memo(
+        self,
+        conn: AsyncConnection,
+        run: RunState,
+        step_id: str,
+        memo: Any,
+        now: float,
+        *,
+        status: str,
+    ) -> None:
+        """Persist a step's result once; when nothing is outstanding, ask for discovery."""
+        existing = (
+            await conn.execute(
+                select(steps.c.has_memo).where(steps.c.run_id == run.id, steps.c.step_id == step_id)
+            )
+        ).scalar_one_or_none()
+        if existing:
+            return  # recorded already: a step never gets two results
+        await upsert_step(
+            conn,
+            run.id,
+            step_id,
+            now,
+            memo=memo,
+            has_memo=True,
+            position=len(run.stack),
+            status=status,
+            ended_at=now,
+        )
+        run.stack.append(step_id)
+        if step_id in run.pending:
+            run.pending.remove(step_id)
+        if not run.pending:
+            run.force_plan = False
+            await jobs.enqueue(
+                conn,
+                kind=jobs.CALL,
+                run_id=run.id,
+                available_at=now,
+                dedupe_key=f"{run.id}:discovery",
+            )
+
+    async def finalize(
+        self,
+        conn: AsyncConnection,
+        run: RunState,
+        status: str,
+        *,
+        output: Any = None,
+        error: Mapping[str, Any] | None = None,
+    ) -> None:
+        """End a run, clear its queue and waits, and emit the lifecycle events."""
+        now = time.time()
+        run.status = status
+        await conn.execute(
+            update(runs)
+            .where(runs.c.id == run.id)
+            .values(
+                status=status,
+                output=output,
+                error=dict(error) if error else None,
+                ended_at=now,
+                started_at=run.started_at,
+            )
+        )
+        await conn.execute(delete(jobs.jobs_table).where(jobs.jobs_table.c.run_id == run.id))
+        await conn.execute(delete(waits).where(waits.c.run_id == run.id))
+        await conn.execute(
+            steps.update()
+            .where(steps.c.run_id == run.id, steps.c.has_memo.is_(False))
+            .values(status="cancelled" if status == CANCELLED else "abandoned", ended_at=now)
+        )
+        log.info("run_finished", run_id=run.id, function_id=run.function_id, status=status)
+        await self._emit_lifecycle(conn, run, status, output, error)
+
+    async def _emit_lifecycle(
+        self,
+        conn: AsyncConnection,
+        run: RunState,
+        status: str,
+        output: Any,
+        error: Mapping[str, Any] | None,
+    ) -> None:
+        if run.event["name"] in (FINISHED, FAILED_EVT):
+            return  # never report on the reporters
+        data: dict[str, Any] = {
+            "function_id": run.function_id,
+            "run_id": run.id,
+            "event": run.event,
+            "events": run.events,
+            "_inngest": {"status": status},
+        }
+        if run.correlation_id:
+            data["correlation_id"] = run.correlation_id
+        if error is not None:
+            data["error"] = {"error": error.get("message", ""), **error}
+        else:
+            data["result"] = output
+        emitted = [{"name": FINISHED, "data": data}]
+        if status == FAILED:
+            emitted.append({"name": FAILED_EVT, "data": data, "id": run.id})
+        elif status == CANCELLED:
+            emitted.append({"name": CANCELLED_EVT, "data": data, "id": run.id})
+        await self.ingest(conn, emitted, internal=True)
+
+
+def _concurrency_keys(fn: FunctionDef, event: Mapping[str, Any]) -> list[list[Any]]:
+    keys = []
+    for c in fn.concurrency:
+        value = evaluate_key(c.key, event)
+        owner = fn.id if c.scope == "fn" else c.scope
+        keys.append([f"{owner}:{c.key or ''}:{value}", c.limit])
+    return keys
+
+
+def _cancel_error(reason: str) -> dict[str, Any]:
+    return {"name": "FunctionCancelledError", "message": f"function cancelled ({reason})"}
+
+
+def _invoke_memo(finished: Mapping[str, Any]) -> dict[str, Any]:
+    data = finished["data"]
+    if data.get("error") is not None:
+        error = dict(data["error"])
+        error.pop("error", None)
+        return {"error": error}
+    return {"data": data.get("result")}

@@ -1,0 +1,355 @@
+"""What to persist after a call: the run's output, each op, or a retry.
+
+`apply_outcome` runs inside the write transaction that also deletes (or
+reschedules) the job that made the call, so a call's effects are recorded
+exactly once. Op handling follows the protocol reference §3.5-3.7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from . import jobs
+from .backoff import Backoff
+from .calls import CallOutcome
+from .errors import InvalidDurationError
+from .functions import FunctionDef
+from .machine import FINISHED, INVOKED, YEAR_S, StateMachine
+from .runstate import COMPLETED, FAILED, RunState, upsert_step
+from .store.schema import attempts, waits
+from .timeparse import now_utc, parse_duration, parse_sleep_until
+
+__all__ = ["CallRecord", "apply_outcome"]
+
+log = structlog.get_logger("pagerunner.executor")
+
+ASYNC_OPS = ("StepPlanned", "Sleep", "WaitForEvent", "InvokeFunction")
+INVOKE_TIMEOUT_ERROR = {
+    "name": "InngestInvokeTimeoutError",
+    "message": "Timed out waiting for invoked function to complete",
+}
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """The call that produced an outcome: which job, when."""
+
+    job: jobs.Job
+    started_at: float
+    ended_at: float
+
+
+async def apply_outcome(
+    conn: AsyncConnection,
+    machine: StateMachine,
+    backoff: Backoff,
+    run: RunState,
+    fn: FunctionDef,
+    call: CallRecord,
+    outcome: CallOutcome,
+) -> None:
+    """Record one call's result and queue what follows."""
+    if run.started_at is None:
+        run.started_at = call.started_at
+        if fn.finish_timeout_s is not None:
+            await jobs.enqueue(
+                conn,
+                kind=jobs.TIMEOUT,
+                run_id=run.id,
+                available_at=call.started_at + fn.finish_timeout_s,
+                data={"which": "finish"},
+            )
+    if outcome.kind == "completed":
+        await _attempt(conn, call, None, "completed", outcome)
+        await jobs.delete_job(conn, call.job.id)
+        await machine.finalize(conn, run, COMPLETED, output=outcome.output)
+        return
+    if outcome.kind == "error":
+        await _on_error(conn, machine, backoff, run, fn, call, outcome)
+        return
+    await jobs.delete_job(conn, call.job.id)
+    handler = _OpHandler(conn, machine, backoff, run, fn, call, outcome)
+    await handler.handle_all()
+    if run.status == "Running":
+        await run.save(conn)
+
+
+async def _on_error(
+    conn: AsyncConnection,
+    machine: StateMachine,
+    backoff: Backoff,
+    run: RunState,
+    fn: FunctionDef,
+    call: CallRecord,
+    outcome: CallOutcome,
+    step_id: str | None = None,
+) -> None:
+    """A failed call: retry the same job later, or fail the run when the budget is spent."""
+    attempt = call.job.attempt
+    if not outcome.no_retry and attempt + 1 < fn.max_attempts:
+        delay = (
+            outcome.retry_after.total_seconds()
+            if outcome.retry_after is not None
+            else backoff.delay(attempt)
+        )
+        await _attempt(conn, call, step_id, "failed", outcome)
+        await jobs.reschedule(
+            conn, call.job.id, available_at=call.ended_at + delay, attempt=attempt + 1
+        )
+        log.info(
+            "call_retrying",
+            run_id=run.id,
+            target=call.job.target,
+            attempt=attempt,
+            delay_s=round(delay, 3),
+            error=(outcome.error or {}).get("message"),
+        )
+        return
+    await _attempt(conn, call, step_id, "failed", outcome)
+    await jobs.delete_job(conn, call.job.id)
+    await machine.finalize(conn, run, FAILED, error=outcome.error)
+
+
+async def _attempt(
+    conn: AsyncConnection,
+    call: CallRecord,
+    step_id: str | None,
+    status: str,
+    outcome: CallOutcome,
+    error: Mapping[str, Any] | None = None,
+) -> None:
+    err = error if error is not None else outcome.error
+    await conn.execute(
+        attempts.insert().values(
+            run_id=call.job.run_id,
+            step_id=step_id,
+            target=call.job.target,
+            attempt=call.job.attempt,
+            status=status,
+            http_status=outcome.http_status,
+            error=dict(err) if err else None,
+            started_at=call.started_at,
+            ended_at=call.ended_at,
+        )
+    )
+
+
+class _OpHandler:
+    """Dispatches the ops of one 206 response."""
+
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        machine: StateMachine,
+        backoff: Backoff,
+        run: RunState,
+        fn: FunctionDef,
+        call: CallRecord,
+        outcome: CallOutcome,
+    ) -> None:
+        self.conn, self.machine, self.backoff = conn, machine, backoff
+        self.run, self.fn, self.call, self.outcome = run, fn, call, outcome
+        self.now = call.ended_at
+
+    async def handle_all(self) -> None:
+        ops = list(self.outcome.ops)
+        if len(ops) > 1:
+            self.run.force_plan = True
+        # Outstanding ops join the pending set first, so a synchronous result in
+        # the same response does not trigger discovery too early.
+        for op in ops:
+            if op.get("op") in ASYNC_OPS and op["id"] not in self.run.pending:
+                self.run.pending.append(str(op["id"]))
+        if not ops:
+            await self._fail_run("the app answered 206 with no ops")
+        for op in ops:
+            if self.run.status != "Running":
+                return
+            await self._handle(op)
+
+    async def _handle(self, op: Mapping[str, Any]) -> None:
+        kind = op.get("op")
+        handler = {
+            "StepRun": self._step_run,
+            "Step": self._step_run,
+            "StepError": self._step_error,
+            "StepFailed": self._step_failed,
+            "StepPlanned": self._planned,
+            "Sleep": self._sleep,
+            "WaitForEvent": self._wait,
+            "InvokeFunction": self._invoke,
+        }.get(str(kind))
+        if handler is None:
+            await self._fail_run(f"unsupported op '{kind}' from step '{_name(op)}'")
+            return
+        try:
+            await handler(op)
+        except (InvalidDurationError, KeyError, TypeError, ValueError) as exc:
+            await self._fail_run(f"invalid {kind} op for step '{_name(op)}': {exc}")
+
+    async def _step(self, op: Mapping[str, Any], **values: Any) -> None:
+        await upsert_step(
+            self.conn,
+            self.run.id,
+            str(op["id"]),
+            self.now,
+            name=_name(op),
+            op=str(op["op"]),
+            **values,
+        )
+
+    async def _step_run(self, op: Mapping[str, Any]) -> None:
+        await self._step(op)
+        await _attempt(self.conn, self.call, str(op["id"]), "completed", self.outcome)
+        await self.machine.record_memo(
+            self.conn,
+            self.run,
+            str(op["id"]),
+            {"data": op.get("data")},
+            self.now,
+            status="completed",
+        )
+
+    async def _step_failed(self, op: Mapping[str, Any]) -> None:
+        error = dict(op.get("error") or {"name": "Error", "message": "step failed"})
+        await self._step(op)
+        await _attempt(self.conn, self.call, str(op["id"]), "failed", self.outcome, error)
+        await self.machine.record_memo(
+            self.conn, self.run, str(op["id"]), {"error": error}, self.now, status="failed"
+        )
+
+    async def _step_error(self, op: Mapping[str, Any]) -> None:
+        job = self.call.job
+        error = dict(op.get("error") or {"name": "Error", "message": "step errored"})
+        if self.outcome.no_retry or job.attempt + 1 >= self.fn.max_attempts:
+            await self._step_failed({**op, "error": error})
+            return
+        await self._step(op, status="retrying")
+        # Retry the same request: re-add the job (it was deleted before dispatch).
+        delay = (
+            self.outcome.retry_after.total_seconds()
+            if self.outcome.retry_after is not None
+            else self.backoff.delay(job.attempt)
+        )
+        await _attempt(self.conn, self.call, str(op["id"]), "failed", self.outcome, error)
+        await jobs.enqueue(
+            self.conn,
+            kind=jobs.CALL,
+            run_id=self.run.id,
+            target=job.target,
+            attempt=job.attempt + 1,
+            available_at=self.now + delay,
+        )
+        log.info(
+            "step_retrying",
+            run_id=self.run.id,
+            step=_name(op),
+            attempt=job.attempt,
+            delay_s=round(delay, 3),
+            error=error.get("message"),
+        )
+
+    async def _planned(self, op: Mapping[str, Any]) -> None:
+        await self._step(op, status="planned")
+        await jobs.enqueue(
+            self.conn,
+            kind=jobs.CALL,
+            run_id=self.run.id,
+            target=str(op["id"]),
+            available_at=self.now,
+            dedupe_key=f"{self.run.id}:{op['id']}",
+        )
+
+    async def _sleep(self, op: Mapping[str, Any]) -> None:
+        wake = parse_sleep_until(op.get("name"), op.get("opts"), now_utc()).timestamp()
+        await self._step(op, status="sleeping", opts={"until": wake})
+        await self._resume_at(op, wake, None)
+
+    async def _wait(self, op: Mapping[str, Any]) -> None:
+        opts = op.get("opts") or {}
+        expires = self.now + _timeout_s(opts.get("timeout"))
+        event_name = str(opts.get("event") or op.get("name"))
+        await self._step(op, status="waiting", opts=dict(opts))
+        await self.conn.execute(
+            waits.insert().values(
+                run_id=self.run.id,
+                kind="wait",
+                step_id=str(op["id"]),
+                event_name=event_name,
+                expression=opts.get("if") or None,
+                created_at=self.now,
+                expires_at=expires,
+            )
+        )
+        await self._resume_at(op, expires, None)
+
+    async def _invoke(self, op: Mapping[str, Any]) -> None:
+        opts = op.get("opts") or {}
+        target = str(opts.get("function_id", ""))
+        await self._step(op, status="waiting", opts={"function_id": target})
+        if self.machine.registry.get(target) is None:
+            error = {"name": "Error", "message": f"invoked function '{target}' is not registered"}
+            await self.machine.record_memo(
+                self.conn, self.run, str(op["id"]), {"error": error}, self.now, status="failed"
+            )
+            return
+        expires = self.now + _timeout_s(opts.get("timeout"))
+        correlation = f"{self.run.id}.{op['id']}"
+        await self.conn.execute(
+            waits.insert().values(
+                run_id=self.run.id,
+                kind="invoke",
+                step_id=str(op["id"]),
+                event_name=FINISHED,
+                correlation_id=correlation,
+                created_at=self.now,
+                expires_at=expires,
+            )
+        )
+        await self._resume_at(op, expires, {"error": INVOKE_TIMEOUT_ERROR})
+        payload = opts.get("payload") or {}
+        data = dict(payload.get("data") or {})
+        data["_inngest"] = {
+            "fn_id": target,
+            "correlation_id": correlation,
+            "expire": int(expires * 1000),
+            "source_fn_id": self.fn.id,
+            "source_app_id": self.fn.app_name,
+        }
+        await self.machine.ingest(self.conn, [{"name": INVOKED, "data": data}], internal=True)
+
+    async def _resume_at(self, op: Mapping[str, Any], at: float, memo: Any) -> None:
+        await jobs.enqueue(
+            self.conn,
+            kind=jobs.RESUME,
+            run_id=self.run.id,
+            available_at=at,
+            dedupe_key=f"{self.run.id}:{op['id']}:timeout",
+            data={"step_id": str(op["id"]), "memo": memo},
+        )
+
+    async def _fail_run(self, message: str) -> None:
+        await _attempt(
+            self.conn,
+            self.call,
+            None,
+            "failed",
+            self.outcome,
+            {"name": "InvalidResponseError", "message": message},
+        )
+        await self.machine.finalize(
+            self.conn, self.run, FAILED, error={"name": "InvalidResponseError", "message": message}
+        )
+
+
+def _name(op: Mapping[str, Any]) -> str:
+    return str(op.get("displayName") or op.get("name") or op.get("id"))
+
+
+def _timeout_s(value: Any) -> float:
+    return parse_duration(str(value)).total_seconds() if value else float(YEAR_S)

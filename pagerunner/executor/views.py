@@ -1,0 +1,207 @@
+"""Read-only views of executor state, in the shapes of Inngest's v1 REST API.
+
+The REST routes and the (later) dashboard read through these functions, so
+both show the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .errors import NotFoundError
+from .store.schema import apps, attempts, events, functions, runs, steps
+
+__all__ = [
+    "get_run",
+    "list_apps",
+    "list_events",
+    "list_functions",
+    "list_runs",
+    "run_steps",
+    "runs_for_event",
+]
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _duration_ms(start: float | None, end: float | None) -> int | None:
+    return None if start is None or end is None else round((end - start) * 1000)
+
+
+def function_run(row: Any) -> dict[str, Any]:
+    """A run as Inngest's v1 `FunctionRun`, plus pagerunner's extra fields."""
+    data: dict[str, Any] = {
+        "run_id": row.id,
+        "function_id": row.function_id,
+        "event_id": row.event_id,
+        "status": row.status,
+        "queued_at": iso(row.queued_at),
+        "run_started_at": iso(row.started_at),
+        "ended_at": iso(row.ended_at),
+        "duration_ms": _duration_ms(row.started_at, row.ended_at),
+        "output": row.output,
+    }
+    if row.error is not None:
+        data["error"] = row.error
+    if row.original_run_id:
+        data["original_run_id"] = row.original_run_id
+    return data
+
+
+async def get_run(conn: AsyncConnection, run_id: str) -> dict[str, Any]:
+    row = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
+    if row is None:
+        raise NotFoundError(f"run '{run_id}' not found")
+    return function_run(row)
+
+
+async def runs_for_event(conn: AsyncConnection, event_id: str) -> list[dict[str, Any]]:
+    exists = (await conn.execute(select(events.c.id).where(events.c.id == event_id))).first()
+    if exists is None:
+        raise NotFoundError(f"event '{event_id}' not found")
+    rows = await conn.execute(select(runs).where(runs.c.event_id == event_id).order_by(runs.c.id))
+    return [function_run(r) for r in rows]
+
+
+async def list_runs(
+    conn: AsyncConnection,
+    *,
+    status: Sequence[str] = (),
+    function_id: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first; `cursor` is the last run id of the previous page."""
+    query = select(runs)
+    if status:
+        query = query.where(runs.c.status.in_(list(status)))
+    if function_id:
+        query = query.where(runs.c.function_id == function_id)
+    if since is not None:
+        query = query.where(runs.c.queued_at >= since)
+    if until is not None:
+        query = query.where(runs.c.queued_at < until)
+    if cursor:
+        query = query.where(runs.c.id < cursor)
+    rows = (await conn.execute(query.order_by(runs.c.id.desc()).limit(limit + 1))).all()
+    page = [function_run(r) for r in rows[:limit]]
+    return page, (rows[limit - 1].id if len(rows) > limit else None)
+
+
+async def run_steps(conn: AsyncConnection, run_id: str) -> list[dict[str, Any]]:
+    """Each step of a run in execution order, with every attempt."""
+    await get_run(conn, run_id)
+    step_rows = (
+        await conn.execute(
+            select(steps).where(steps.c.run_id == run_id).order_by(steps.c.created_at)
+        )
+    ).all()
+    attempt_rows = (
+        await conn.execute(
+            select(attempts).where(attempts.c.run_id == run_id).order_by(attempts.c.id)
+        )
+    ).all()
+    by_step: dict[str | None, list[dict[str, Any]]] = {}
+    for a in attempt_rows:
+        by_step.setdefault(a.step_id, []).append(_attempt(a))
+    ordered = sorted(step_rows, key=lambda s: (s.position is None, s.position, s.created_at))
+    return [_step(s, by_step.get(s.step_id, [])) for s in ordered]
+
+
+def _attempt(a: Any) -> dict[str, Any]:
+    return {
+        "attempt": a.attempt,
+        "status": a.status,
+        "target": a.target,
+        "http_status": a.http_status,
+        "error": a.error,
+        "started_at": iso(a.started_at),
+        "ended_at": iso(a.ended_at),
+        "duration_ms": _duration_ms(a.started_at, a.ended_at),
+    }
+
+
+def _step(s: Any, step_attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    memo: Mapping[str, Any] | None = s.memo if isinstance(s.memo, dict) else None
+    data: dict[str, Any] = {
+        "id": s.step_id,
+        "name": s.name,
+        "op": s.op,
+        "status": s.status,
+        "opts": s.opts,
+        "started_at": iso(s.created_at),
+        "ended_at": iso(s.ended_at),
+        "duration_ms": _duration_ms(s.created_at, s.ended_at),
+        "attempts": step_attempts,
+    }
+    if memo is not None and "error" in memo:
+        data["error"] = memo["error"]
+    elif s.has_memo:
+        data["output"] = memo.get("data") if memo is not None and "data" in memo else s.memo
+    return data
+
+
+async def list_events(
+    conn: AsyncConnection, *, name: str | None = None, cursor: str | None = None, limit: int = 50
+) -> tuple[list[dict[str, Any]], str | None]:
+    query = select(events)
+    if name:
+        query = query.where(events.c.name == name)
+    if cursor:
+        query = query.where(events.c.id < cursor)
+    rows = (await conn.execute(query.order_by(events.c.id.desc()).limit(limit + 1))).all()
+    run_counts: dict[str, int] = dict(
+        (
+            await conn.execute(
+                select(runs.c.event_id, func.count())
+                .where(runs.c.event_id.in_([r.id for r in rows[:limit]]))
+                .group_by(runs.c.event_id)
+            )
+        ).all()
+    )
+    page = [
+        {
+            "internal_id": r.id,
+            "name": r.name,
+            "data": r.payload.get("data"),
+            "id": r.payload.get("id"),
+            "ts": r.ts,
+            "received_at": iso(r.received_at),
+            "run_count": run_counts.get(r.id, 0),
+            "skipped": r.skipped,
+        }
+        for r in rows[:limit]
+    ]
+    return page, (rows[limit - 1].id if len(rows) > limit else None)
+
+
+async def list_functions(conn: AsyncConnection) -> list[dict[str, Any]]:
+    rows = await conn.execute(select(functions).order_by(functions.c.id))
+    return [{"id": r.id, "app": r.app_name, "name": r.name, "config": r.config} for r in rows]
+
+
+async def list_apps(conn: AsyncConnection) -> list[dict[str, Any]]:
+    rows = await conn.execute(select(apps).order_by(apps.c.name))
+    return [
+        {
+            "name": r.name,
+            "url": r.url,
+            "sdk": r.sdk,
+            "framework": r.framework,
+            "function_count": r.function_count,
+            "synced_at": iso(r.synced_at),
+            "error": r.error,
+        }
+        for r in rows
+    ]
