@@ -1,6 +1,6 @@
 r"""A small, safe evaluator for the CEL subset that Inngest uses in function configuration.
 
-Expressions appear in trigger ``expression``\ s, flow-control keys (``concurrency.key``,
+Expressions appear in trigger ``expression`` fields, flow-control keys (``concurrency.key``,
 ``throttle.key``, ``rateLimit.key``, ``idempotency``, ``debounce.key``, ``singleton.key``),
 ``cancel[].if`` and the ``if`` of ``waitForEvent``. They are tokenised and parsed by hand into a
 tree of immutable nodes and evaluated over that tree; nothing is handed to ``eval``.
@@ -77,7 +77,7 @@ def _is_list(value: Any) -> bool:
 
 
 def _equals(a: Any, b: Any) -> bool:
-    if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
+    if a is None or b is None:
         return type(a) is type(b) and bool(a == b)  # null and booleans only equal themselves
     if _is_number(a) and _is_number(b):
         return bool(a == b)

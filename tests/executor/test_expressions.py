@@ -368,18 +368,18 @@ class RecordingScope(Mapping[str, Any]):
     """A variables mapping that records which names were looked up."""
 
     def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
+        self._data = values
         self.seen: list[str] = []
 
     def __getitem__(self, key: str) -> Any:
         self.seen.append(key)
-        return self.values[key]
+        return self._data[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self._data)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self._data)
 
 
 @pytest.mark.parametrize(
@@ -637,8 +637,9 @@ def test_compiled_expressions_are_cached_and_immutable() -> None:
 
 
 def test_non_string_source_is_an_expression_error() -> None:
+    source: Any = 1
     with pytest.raises(ExpressionError, match="must be a string"):
-        compile_expression(1)  # type: ignore[arg-type]
+        compile_expression(source)
 
 
 def test_deeply_nested_data_does_not_raise() -> None:
