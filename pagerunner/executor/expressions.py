@@ -37,7 +37,8 @@ Semantics (lenient: evaluating never raises)
   anything else is false.
 * ``lowercase``/``uppercase`` give ``null`` for non-strings; ``size`` is the length of a
   string, list or map, else ``null``. ``has(path)`` is true when every step of the path
-  exists; a key that is present with the value ``null`` counts as present.
+  exists; a key that is present with the value ``null`` counts as present. Its argument must
+  be a path, and every function takes exactly one argument.
 
 Compile errors are ExpressionError naming the problem and its 0-based character position.
 Sources are limited to 4096 characters and 64 levels of nesting.
@@ -77,7 +78,7 @@ def _is_list(value: Any) -> bool:
 
 
 def _equals(a: Any, b: Any) -> bool:
-    if a is None or b is None:
+    if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and bool(a == b)  # null and booleans only equal themselves
     if _is_number(a) and _is_number(b):
         return bool(a == b)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,13 +54,22 @@ class Harness:
         return steps
 
 
+AppBuilder = Callable[..., tuple[Any, Ledger]]
+
+
 @contextlib.asynccontextmanager
 async def harness(
-    tmp_path: Path, transport: str, *, signing_key: str | None = None
+    tmp_path: Path,
+    transport: str,
+    *,
+    signing_key: str | None = None,
+    build: AppBuilder = build_app,
+    **config: Any,
 ) -> AsyncIterator[Harness]:
+    """The executor (with its HTTP API) and a test app, over `asgi` or real `http`."""
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
-    app, ledger = build_app(api_origin=origin, signing_key=signing_key)
+    app, ledger = build(api_origin=origin, signing_key=signing_key)
     async with contextlib.AsyncExitStack() as stack:
         if transport == "asgi":
             app_url, asgi = "http://testapp.internal/api/inngest", {"http://testapp.internal": app}
@@ -74,6 +83,7 @@ async def harness(
             backoff=FAST_BACKOFF,
             signing_key=signing_key,
             poll_interval_s=0.2,
+            **config,
         )
         executor = await stack.enter_async_context(
             running_executor(config, port=port, asgi_apps=asgi)

@@ -1,0 +1,122 @@
+"""The `pagerunner` command line (typer). Commands wrap async code with `asyncio.run`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+
+from .executor import Backoff, ExecutorConfig, running_executor
+from .logging import configure_logging
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="pagerunner",
+    help="Durable fetching of paginated search APIs, on the Inngest SDK.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+LogLevel = Annotated[
+    str, typer.Option("--log-level", envvar="PAGERUNNER_LOG_LEVEL", help="debug, info, warning")
+]
+
+
+@app.callback()
+def _root() -> None:
+    """pagerunner: every page of every query, fetched durably in the background."""
+
+
+@app.command()
+def executor(
+    port: Annotated[int, typer.Option(help="Port of the executor API.", min=1, max=65535)] = 8288,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind. Keep 127.0.0.1 unless you sign requests.")
+    ] = "127.0.0.1",
+    db: Annotated[
+        str,
+        typer.Option(
+            envvar="PAGERUNNER_EXECUTOR_DB",
+            help="Database URL (sqlite:///file.db, postgresql://...) or a SQLite file path.",
+        ),
+    ] = "pagerunner.db",
+    app_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-u", "--app-url", help="URL of an app's Inngest endpoint to sync (repeatable)."
+        ),
+    ] = None,
+    signing_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=["PAGERUNNER_SIGNING_KEY", "INNGEST_SIGNING_KEY"],
+            help="Sign calls and check app signatures (prefer the env var: flags show in `ps`).",
+            show_default=False,
+        ),
+    ] = None,
+    event_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=["PAGERUNNER_EVENT_KEY", "INNGEST_EVENT_KEY"],
+            help="Accept events only at /e/<this key>.",
+            show_default=False,
+        ),
+    ] = None,
+    retry_schedule: Annotated[
+        str,
+        typer.Option(
+            help="'exponential' (seconds, for local work) or 'inngest' (15 s, 30 s, ...)."
+        ),
+    ] = "exponential",
+    max_inflight: Annotated[int, typer.Option(help="Calls to apps at once.", min=1)] = 32,
+    retention_days: Annotated[
+        float, typer.Option(help="Keep finished runs and their events this long.", min=0.01)
+    ] = 7.0,
+    log_level: LogLevel = "info",
+) -> None:
+    """Run the Inngest-compatible executor: point apps at it with INNGEST_DEV=http://HOST:PORT."""
+    configure_logging(log_level)
+    if retry_schedule not in ("exponential", "inngest"):
+        raise typer.BadParameter(
+            "must be 'exponential' or 'inngest'", param_hint="--retry-schedule"
+        )
+    if host not in ("127.0.0.1", "localhost", "::1") and not (signing_key and event_key):
+        raise typer.BadParameter(
+            "binding beyond loopback needs --signing-key and --event-key", param_hint="--host"
+        )
+    config = ExecutorConfig(
+        db_url=db,
+        app_urls=tuple(app_url or ()),
+        signing_key=signing_key,
+        event_key=event_key,
+        backoff=Backoff(schedule="inngest" if retry_schedule == "inngest" else "exponential"),
+        max_inflight=max_inflight,
+        retention_days=retention_days,
+    )
+    asyncio.run(_run_executor(config, host, port))
+
+
+async def _run_executor(config: ExecutorConfig, host: str, port: int) -> None:
+    async with running_executor(config, host=host, port=port):
+        typer.echo(f"executor listening on http://{host}:{port} (Ctrl-C to stop)", err=True)
+        await _until_signalled()
+
+
+async def _until_signalled() -> None:
+    """Wait for SIGINT or SIGTERM; the caller's context managers then stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def main() -> None:
+    app()
