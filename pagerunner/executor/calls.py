@@ -87,11 +87,15 @@ def build_request(
 
 def interpret(response: AppResponse, signing_keys: Sequence[str]) -> CallOutcome:
     """Classify an app's response per the protocol reference §3.4."""
+    if response.status == 401:
+        return _garbage(
+            response, "the app refused the call (401): do executor and app share the signing key?"
+        )
     if "x-inngest-sdk" not in response.headers:
         return _garbage(
-            response, "the response is not from an Inngest SDK (no x-inngest-sdk header)"
+            response, "not an Inngest SDK response (no x-inngest-sdk header)"
         )
-    if signing_keys and response.status != 401:
+    if signing_keys:
         try:
             verify(response.headers.get("x-inngest-signature"), response.body, signing_keys)
         except SignatureError as exc:

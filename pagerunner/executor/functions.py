@@ -143,6 +143,9 @@ def parse_registration(payload: Any) -> Registration:
     if not isinstance(payload, dict):
         raise RegistrationError("sync payload must be a JSON object")
     lowered = {k.lower(): v for k, v in payload.items()}
+    if "appname" not in lowered and "app_id" in lowered:  # the in-band sync spelling
+        lowered["appname"] = lowered["app_id"]
+        lowered.setdefault("sdk", f"{lowered.get('sdk_language')}:v{lowered.get('sdk_version')}")
     app_name = _require_str(lowered, "appname", "app")
     url = _require_str(lowered, "url", "app")
     raw_functions = lowered.get("functions") or []

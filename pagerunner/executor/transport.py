@@ -8,6 +8,7 @@ same protocol bytes are exchanged either way. httpx errors become
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ class AppTransport:
             origin.rstrip("/"): httpx.ASGITransport(app=app)
             for origin, app in (asgi_apps or {}).items()
         }
+        self._timeout_s = timeout_s
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=10.0),
             mounts=mounts,
@@ -45,8 +47,10 @@ class AppTransport:
         self, method: str, url: str, *, body: bytes = b"", headers: Mapping[str, str] | None = None
     ) -> AppResponse:
         try:
-            response = await self._client.request(method, url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
+            # httpx's timeout does not apply to in-process (ASGI) apps; this one does.
+            async with asyncio.timeout(self._timeout_s):
+                response = await self._client.request(method, url, content=body, headers=headers)
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise TransportError(f"timed out calling {url}: {exc.__class__.__name__}") from exc
         except httpx.HTTPError as exc:
             raise TransportError(

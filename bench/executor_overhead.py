@@ -1,0 +1,531 @@
+"""Executor overhead: how much a durable step transition costs over the bare SDK.
+
+Runs a real-SDK FastAPI app (one function, M sequential no-op `step.run` steps)
+under the embedded executor in this process (ASGI transport, SQLite WAL in a
+temporary directory) and measures:
+
+* throughput: N events sent at once (N runs in flight), N x M / wall time;
+* per-transition latency: the gap between step k and step k+1 of one run, taken
+  from `time.perf_counter()` stamps recorded inside the step bodies (one full
+  round trip: end of call k in the SDK, persistence, queue, next call, SDK replay);
+  measured unloaded (one run at a time) and loaded (N in flight);
+* executor-side time per transition from the executor's own `exec_attempts` rows:
+  the gap between the end of one call and the start of the next call of a run;
+* two floors in the same process: the step bodies called directly (N x M awaits),
+  and the same function driven through the SDK handler by a minimal in-memory
+  loop (same ASGI transport and request format, memos kept in a dict, nothing
+  persisted).
+
+    uv run python bench/executor_overhead.py [--runs N --steps M --repeat R] [--json PATH]
+
+It reports PASS/FAIL against the targets but always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import json
+import logging
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fastapi
+import inngest
+import inngest.fast_api
+import sqlalchemy as sa
+import structlog
+
+from pagerunner.executor import Executor, ExecutorConfig, running_executor
+from pagerunner.executor.calls import build_request, call_url, interpret
+from pagerunner.executor.ids import new_ulid
+from pagerunner.executor.store.schema import attempts, runs
+from pagerunner.executor.transport import AppTransport
+
+APP_ORIGIN = "http://bench.internal"
+APP_URL = f"{APP_ORIGIN}/api/inngest"
+EVENT_NAME = "bench/steps"
+TARGET_P50_MS = 5.0  # per step transition, p50
+TARGET_RATE = 200.0  # step transitions/s with 50 runs in flight
+
+StepBody = Callable[[str, int], Awaitable[int]]
+
+
+# -- the app -----------------------------------------------------------------------------
+
+
+class Recorder:
+    """perf_counter stamps of every step body execution, per run."""
+
+    def __init__(self) -> None:
+        self.stamps: dict[str, list[tuple[int, float]]] = defaultdict(list)
+
+    def clear(self) -> None:
+        self.stamps.clear()
+
+    def gaps_ms(self) -> list[float]:
+        """Time between consecutive step bodies of the same run (one transition each)."""
+        gaps: list[float] = []
+        for stamps in self.stamps.values():
+            ordered = [t for _, t in sorted(stamps)]
+            gaps.extend((b - a) * 1000 for a, b in zip(ordered, ordered[1:], strict=False))
+        return gaps
+
+
+def make_step_body(recorder: Recorder) -> StepBody:
+    async def noop_step(run_id: str, k: int) -> int:
+        recorder.stamps[run_id].append((k, time.perf_counter()))
+        return k
+
+    return noop_step
+
+
+def build_app(api_origin: str, step_body: StepBody) -> fastapi.FastAPI:
+    client = inngest.Inngest(
+        app_id="bench",
+        is_production=False,
+        api_base_url=api_origin,
+        event_api_base_url=api_origin,
+    )
+
+    @client.create_function(
+        fn_id="steps", trigger=inngest.TriggerEvent(event=EVENT_NAME), retries=0
+    )
+    async def steps_fn(ctx: inngest.Context) -> int:
+        total = 0
+        for k in range(int(ctx.event.data["steps"])):
+            total += await ctx.step.run(f"s{k}", step_body, ctx.run_id, k)
+        return total
+
+    app = fastapi.FastAPI()
+    inngest.fast_api.serve(app, client, [steps_fn])
+    return app
+
+
+# -- figures -----------------------------------------------------------------------------
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """Percentile by linear interpolation (q in 0..100); NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+@dataclass
+class Dist:
+    n: int
+    p50_ms: float
+    p95_ms: float
+    mean_ms: float
+
+    @classmethod
+    def of(cls, values_ms: Sequence[float]) -> Dist:
+        mean = statistics.fmean(values_ms) if values_ms else float("nan")
+        return cls(len(values_ms), pct(values_ms, 50), pct(values_ms, 95), mean)
+
+
+@dataclass
+class Batch:
+    """One measured batch of runs."""
+
+    runs: int
+    steps: int
+    wall_s: float
+    step_gaps_ms: list[float] = field(default_factory=list)
+    executor_gaps_ms: list[float] = field(default_factory=list)
+    call_ms: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.runs * self.steps / self.wall_s
+
+
+# -- executor phases ---------------------------------------------------------------------
+
+
+async def attempt_timings(executor: Executor, run_ids: Sequence[str]) -> tuple[list[float], ...]:
+    """From exec_attempts: (executor time between calls, call durations), in ms."""
+    async with executor.db.read() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(attempts.c.run_id, attempts.c.started_at, attempts.c.ended_at)
+                .where(attempts.c.run_id.in_(list(run_ids)))
+                .order_by(attempts.c.run_id, attempts.c.id)
+            )
+        ).all()
+    between: list[float] = []
+    calls: list[float] = []
+    previous: Any = None
+    for row in rows:
+        calls.append((row.ended_at - row.started_at) * 1000)
+        if previous is not None and previous.run_id == row.run_id:
+            between.append((row.started_at - previous.ended_at) * 1000)
+        previous = row
+    return between, calls
+
+
+async def executor_batch(
+    executor: Executor, recorder: Recorder, n_runs: int, n_steps: int
+) -> Batch:
+    """Send n_runs events at once, wait for every run; wall = first send to last run end."""
+    recorder.clear()
+    events = [{"name": EVENT_NAME, "data": {"steps": n_steps, "i": i}} for i in range(n_runs)]
+    t0 = time.time()
+    event_ids = await executor.send_events(events)
+    run_ids = [r for e in event_ids for r in await executor.runs_for_event(e)]
+    if len(run_ids) != n_runs:
+        raise RuntimeError(f"expected {n_runs} runs, got {len(run_ids)} (is the app synced?)")
+    for run_id in run_ids:
+        await executor.wait_for_run(run_id, timeout_s=600)
+    async with executor.db.read() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(runs.c.status, runs.c.ended_at).where(runs.c.id.in_(run_ids))
+            )
+        ).all()
+    failed = [r.status for r in rows if r.status != "Completed"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} runs did not complete: {failed[:3]}")
+    between, calls = await attempt_timings(executor, run_ids)
+    wall = max(r.ended_at for r in rows) - t0
+    return Batch(n_runs, n_steps, wall, recorder.gaps_ms(), between, calls)
+
+
+async def executor_sequential(
+    executor: Executor, recorder: Recorder, n_runs: int, n_steps: int
+) -> Batch:
+    """n_runs runs one after the other: per-transition latency with nothing else in flight."""
+    total = Batch(n_runs, n_steps, 0.0)
+    for _ in range(n_runs):
+        one = await executor_batch(executor, recorder, 1, n_steps)
+        total.wall_s += one.wall_s
+        total.step_gaps_ms += one.step_gaps_ms
+        total.executor_gaps_ms += one.executor_gaps_ms
+        total.call_ms += one.call_ms
+    return total
+
+
+# -- floors ------------------------------------------------------------------------------
+
+
+async def inmemory_run(transport: AppTransport, fn_id: str, n_steps: int) -> None:
+    """Drive one run through the SDK handler: memos in a dict, nothing persisted."""
+    run_id = new_ulid()
+    event = {
+        "name": EVENT_NAME,
+        "data": {"steps": n_steps},
+        "id": new_ulid(),
+        "ts": int(time.time() * 1000),
+        "user": {},
+    }
+    memo: dict[str, Any] = {}
+    stack: list[str] = []
+    url = call_url(APP_URL, fn_id, "step")
+    while True:
+        body, headers = build_request(
+            run_id=run_id,
+            events=[event],
+            memo=memo,
+            stack=stack,
+            attempt=0,
+            max_attempts=1,
+            force_plan=False,
+            signing_key=None,
+        )
+        outcome = interpret(await transport.request("POST", url, body=body, headers=headers), ())
+        if outcome.kind == "completed":
+            return
+        if outcome.kind != "ops":
+            raise RuntimeError(f"in-memory loop: call failed: {outcome.error}")
+        for op in outcome.ops:
+            if op.get("op") not in ("StepRun", "Step"):
+                raise RuntimeError(f"in-memory loop: unexpected op {op.get('op')}")
+            memo[str(op["id"])] = {"data": op.get("data")}
+            stack.append(str(op["id"]))
+
+
+async def inmemory_batch(
+    transport: AppTransport, recorder: Recorder, fn_id: str, n_runs: int, n_steps: int
+) -> Batch:
+    recorder.clear()
+    t0 = time.perf_counter()
+    await asyncio.gather(*(inmemory_run(transport, fn_id, n_steps) for _ in range(n_runs)))
+    return Batch(n_runs, n_steps, time.perf_counter() - t0, recorder.gaps_ms())
+
+
+async def inmemory_sequential(
+    transport: AppTransport, recorder: Recorder, fn_id: str, n_runs: int, n_steps: int
+) -> Batch:
+    total = Batch(n_runs, n_steps, 0.0)
+    for _ in range(n_runs):
+        one = await inmemory_batch(transport, recorder, fn_id, 1, n_steps)
+        total.wall_s += one.wall_s
+        total.step_gaps_ms += one.step_gaps_ms
+    return total
+
+
+async def direct_floor(body: StepBody, recorder: Recorder, n_runs: int, n_steps: int) -> Batch:
+    """The step bodies awaited directly in a loop: N x M calls, no SDK, no executor."""
+    recorder.clear()
+    t0 = time.perf_counter()
+    for i in range(n_runs):
+        run_id = f"direct-{i}"
+        for k in range(n_steps):
+            await body(run_id, k)
+    wall = time.perf_counter() - t0
+    recorder.clear()
+    return Batch(n_runs, n_steps, wall)
+
+
+# -- the benchmark -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def quiet_logs() -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("inngest", "uvicorn", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@dataclass
+class Results:
+    args: dict[str, Any]
+    executor_loaded: list[Batch]
+    executor_unloaded: Batch
+    inmemory_loaded: list[Batch]
+    inmemory_unloaded: Batch
+    direct: list[Batch]
+
+
+async def run_executor_phases(
+    args: argparse.Namespace, app: fastapi.FastAPI, recorder: Recorder, port: int
+) -> tuple[str, Batch, list[Batch]]:
+    with tempfile.TemporaryDirectory(prefix="pagerunner-bench-") as tmp:
+        config = ExecutorConfig(
+            db_url=str(Path(tmp) / "bench.db"),
+            app_urls=(APP_URL,),
+            max_inflight=args.max_inflight,
+        )
+        async with running_executor(config, port=port, asgi_apps={APP_ORIGIN: app}) as executor:
+            fns = [f.id for f in executor.registry.all()]
+            if len(fns) != 1:
+                raise RuntimeError(f"app sync failed: functions registered = {fns}")
+            progress("executor: warm-up")
+            await executor_batch(executor, recorder, min(args.runs, 5), args.steps)
+            progress(f"executor: {args.latency_runs} runs one at a time")
+            unloaded = await executor_sequential(
+                executor, recorder, args.latency_runs, args.steps
+            )
+            loaded = []
+            for r in range(args.repeat):
+                progress(f"executor: {args.runs} runs in flight ({r + 1}/{args.repeat})")
+                loaded.append(await executor_batch(executor, recorder, args.runs, args.steps))
+    return fns[0], unloaded, loaded
+
+
+async def run_floor_phases(
+    args: argparse.Namespace,
+    app: fastapi.FastAPI,
+    recorder: Recorder,
+    body: StepBody,
+    fn_id: str,
+) -> tuple[Batch, list[Batch], list[Batch]]:
+    transport = AppTransport(asgi_apps={APP_ORIGIN: app})
+    try:
+        progress("in-memory SDK loop: warm-up")
+        await inmemory_batch(transport, recorder, fn_id, min(args.runs, 5), args.steps)
+        unloaded = await inmemory_sequential(
+            transport, recorder, fn_id, args.latency_runs, args.steps
+        )
+        loaded = []
+        for r in range(args.repeat):
+            progress(f"in-memory SDK loop: {args.runs} runs in flight ({r + 1}/{args.repeat})")
+            loaded.append(await inmemory_batch(transport, recorder, fn_id, args.runs, args.steps))
+    finally:
+        await transport.aclose()
+    direct = [await direct_floor(body, recorder, args.runs, args.steps) for _ in range(args.repeat)]
+    return unloaded, loaded, direct
+
+
+async def bench(args: argparse.Namespace) -> Results:
+    recorder = Recorder()
+    body = make_step_body(recorder)
+    port = free_port()
+    app = build_app(f"http://127.0.0.1:{port}", body)
+    fn_id, ex_unloaded, ex_loaded = await run_executor_phases(args, app, recorder, port)
+    mem_unloaded, mem_loaded, direct = await run_floor_phases(args, app, recorder, body, fn_id)
+    return Results(vars(args), ex_loaded, ex_unloaded, mem_loaded, mem_unloaded, direct)
+
+
+def progress(message: str) -> None:
+    print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def median_batch_rate(batches: Sequence[Batch]) -> float:
+    return statistics.median(b.rate for b in batches)
+
+
+def pooled(batches: Sequence[Batch], attr: str) -> list[float]:
+    return [v for b in batches for v in getattr(b, attr)]
+
+
+def summarize(res: Results) -> dict[str, Any]:
+    ex_rate = median_batch_rate(res.executor_loaded)
+    mem_rate = median_batch_rate(res.inmemory_loaded)
+    direct_rate = median_batch_rate(res.direct)
+    unloaded = Dist.of(res.executor_unloaded.step_gaps_ms)
+    return {
+        "config": {k: v for k, v in res.args.items() if k != "json"},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "store": "SQLite (WAL, synchronous=NORMAL), temp dir",
+            "date": datetime.date.today().isoformat(),
+        },
+        "throughput": {
+            "executor_per_s": ex_rate,
+            "executor_per_s_each_repeat": [b.rate for b in res.executor_loaded],
+            "executor_wall_s_each_repeat": [b.wall_s for b in res.executor_loaded],
+            "inmemory_sdk_per_s": mem_rate,
+            "direct_per_s": direct_rate,
+        },
+        "per_step_ms": {
+            "executor": 1000 / ex_rate,
+            "inmemory_sdk": 1000 / mem_rate,
+            "direct": 1000 / direct_rate,
+        },
+        "ratio": {"executor_vs_inmemory_sdk": mem_rate / ex_rate,
+                  "executor_vs_direct": direct_rate / ex_rate},
+        "transition_unloaded": {
+            "executor_step_gap": asdict(unloaded),
+            "executor_between_calls": asdict(Dist.of(res.executor_unloaded.executor_gaps_ms)),
+            "executor_call": asdict(Dist.of(res.executor_unloaded.call_ms)),
+            "inmemory_sdk_step_gap": asdict(Dist.of(res.inmemory_unloaded.step_gaps_ms)),
+        },
+        "transition_loaded": {
+            "executor_step_gap": asdict(Dist.of(pooled(res.executor_loaded, "step_gaps_ms"))),
+            "executor_between_calls": asdict(
+                Dist.of(pooled(res.executor_loaded, "executor_gaps_ms"))
+            ),
+            "executor_call": asdict(Dist.of(pooled(res.executor_loaded, "call_ms"))),
+            "inmemory_sdk_step_gap": asdict(
+                Dist.of(pooled(res.inmemory_loaded, "step_gaps_ms"))
+            ),
+        },
+        "targets": {
+            "p50_transition_ms": TARGET_P50_MS,
+            "p50_pass": unloaded.p50_ms <= TARGET_P50_MS,
+            "transitions_per_s": TARGET_RATE,
+            "rate_pass": ex_rate >= TARGET_RATE,
+            "rate_runs_in_flight": res.args["runs"],
+        },
+    }
+
+
+def render(s: dict[str, Any]) -> str:
+    c, t, p, u, ld, tg = (s["config"], s["throughput"], s["per_step_ms"],
+                          s["transition_unloaded"], s["transition_loaded"], s["targets"])
+    m = s["machine"]
+
+    def row(label: str, d: dict[str, Any]) -> str:
+        return f"  {label:<48} {d['p50_ms']:>9.2f} {d['p95_ms']:>9.2f} {d['mean_ms']:>9.2f} {d['n']:>7}"
+
+    lines = [
+        "",
+        f"Executor overhead: {c['runs']} runs x {c['steps']} steps, repeat {c['repeat']}, "
+        f"max_inflight {c['max_inflight']}",
+        f"machine: {m['cpus']} cpus, Python {m['python']}, {m['store']}",
+        "",
+        f"  {'throughput (step transitions = runs x steps)':<48} {'per s':>9} {'ms/step':>9}",
+        f"  {'executor, ' + str(c['runs']) + ' runs in flight':<48} "
+        f"{t['executor_per_s']:>9.1f} {p['executor']:>9.3f}",
+        f"  {'in-memory SDK loop (no persistence)':<48} "
+        f"{t['inmemory_sdk_per_s']:>9.1f} {p['inmemory_sdk']:>9.3f}",
+        f"  {'direct step-body calls':<48} {t['direct_per_s']:>9.0f} {p['direct']:>9.5f}",
+        f"  ratio executor / in-memory SDK loop: {s['ratio']['executor_vs_inmemory_sdk']:.1f}x;"
+        f"  executor / direct calls: {s['ratio']['executor_vs_direct']:.0f}x",
+        f"  executor rate per repeat: "
+        + ", ".join(f"{r:.1f}" for r in t["executor_per_s_each_repeat"]),
+        "",
+        f"  {'per step transition (ms)':<48} {'p50':>9} {'p95':>9} {'mean':>9} {'n':>7}",
+        row("1 run in flight: step k -> k+1, executor", u["executor_step_gap"]),
+        row("  of which executor between calls (attempts)", u["executor_between_calls"]),
+        row("  call into the app (attempts)", u["executor_call"]),
+        row("1 run in flight: step k -> k+1, in-memory SDK", u["inmemory_sdk_step_gap"]),
+        row(f"{c['runs']} in flight: step k -> k+1, executor", ld["executor_step_gap"]),
+        row("  of which executor between calls (attempts)", ld["executor_between_calls"]),
+        row("  call into the app (attempts)", ld["executor_call"]),
+        row(f"{c['runs']} in flight: step k -> k+1, in-memory SDK", ld["inmemory_sdk_step_gap"]),
+        "",
+        "targets:",
+        f"  p50 step transition <= {tg['p50_transition_ms']:.0f} ms (1 run in flight): "
+        f"{u['executor_step_gap']['p50_ms']:.2f} ms  {'PASS' if tg['p50_pass'] else 'FAIL'}",
+        f"  >= {tg['transitions_per_s']:.0f} step transitions/s with {tg['rate_runs_in_flight']} "
+        f"runs in flight: {t['executor_per_s']:.1f}/s  {'PASS' if tg['rate_pass'] else 'FAIL'}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=50, help="runs in flight (events sent at once)")
+    parser.add_argument("--steps", type=int, default=20, help="sequential steps per run")
+    parser.add_argument("--repeat", type=int, default=3, help="measured batches of --runs runs")
+    parser.add_argument(
+        "--latency-runs", type=int, default=5, help="runs executed one at a time (unloaded)"
+    )
+    parser.add_argument(
+        "--max-inflight",
+        type=int,
+        default=ExecutorConfig.max_inflight,
+        help="ExecutorConfig.max_inflight (default: the executor's default)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+    if min(args.runs, args.steps, args.repeat, args.latency_runs) < 1:
+        parser.error("--runs, --steps, --repeat and --latency-runs must be >= 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    quiet_logs()
+    summary = summarize(asyncio.run(bench(args)))
+    print(render(summary))
+    if args.json is not None:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"figures written to {args.json}")
+    return 0  # a benchmark reports, it does not gate
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

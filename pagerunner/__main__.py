@@ -1,0 +1,5 @@
+"""`python -m pagerunner` runs the CLI."""
+
+from .cli import main
+
+main()
