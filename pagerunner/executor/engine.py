@@ -289,7 +289,8 @@ class Executor:
 
     async def _timer(self, conn: AsyncConnection, job: jobs.Job) -> None:
         """Jobs that need no call: wake-ups, timeouts and debounce firings."""
-        await jobs.delete_job(conn, job.id)
+        if not await jobs.delete_job(conn, job.id):
+            return  # cancelled since it was claimed (a debounce re-armed, a run started)
         data = job.data or {}
         if job.kind == jobs.DEBOUNCE:
             await self.machine.fire_debounce(conn, str(data["key"]), time.time())
@@ -356,6 +357,9 @@ class Executor:
             self._blocked[job.id] = full
             return
         try:
+            if run.started_at is None and fn.start_timeout_s is not None:
+                async with self._write() as conn:  # the first call starts in time
+                    await jobs.delete_by_key(conn, f"{run.id}:start-timeout")
             outcome, started, ended = await self._send(job, run, fn, memo_rows)
         finally:
             self.slots.release(run.concurrency_keys)

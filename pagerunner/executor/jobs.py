@@ -91,8 +91,10 @@ async def reschedule(
     await conn.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(**values))
 
 
-async def delete_job(conn: AsyncConnection, job_id: int) -> None:
-    await conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id))
+async def delete_job(conn: AsyncConnection, job_id: int) -> bool:
+    """Delete one job; False when it was gone already (deleted since it was claimed)."""
+    result = await conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id))
+    return bool(result.rowcount)
 
 
 async def delete_by_key(conn: AsyncConnection, dedupe_key: str) -> None:

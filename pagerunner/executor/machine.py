@@ -242,6 +242,7 @@ class StateMachine:
                 kind=jobs.TIMEOUT,
                 run_id=run_id,
                 available_at=start_at + fn.start_timeout_s,
+                dedupe_key=f"{run_id}:start-timeout",
                 data={"which": "start"},
             )
         log.info("run_created", run_id=run_id, function_id=fn.id, event_id=event_id)
