@@ -92,9 +92,7 @@ def interpret(response: AppResponse, signing_keys: Sequence[str]) -> CallOutcome
             response, "the app refused the call (401): do executor and app share the signing key?"
         )
     if "x-inngest-sdk" not in response.headers:
-        return _garbage(
-            response, "not an Inngest SDK response (no x-inngest-sdk header)"
-        )
+        return _garbage(response, "not an Inngest SDK response (no x-inngest-sdk header)")
     if signing_keys:
         try:
             verify(response.headers.get("x-inngest-signature"), response.body, signing_keys)

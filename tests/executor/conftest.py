@@ -28,8 +28,9 @@ class Harness:
     app_url: str
 
     async def send(self, name: str, data: dict[str, Any] | None = None, **extra: Any) -> str:
-        response = await self.api.post("/e/test-key", json=[{"name": name, "data": data or {},
-                                                             **extra}])
+        response = await self.api.post(
+            "/e/test-key", json=[{"name": name, "data": data or {}, **extra}]
+        )
         assert response.status_code == 200, response.text
         ids: list[str] = response.json()["ids"]
         return ids[0]
@@ -77,8 +78,8 @@ async def harness(
             app_port = free_port()
             await stack.enter_async_context(serve_http(app, host="127.0.0.1", port=app_port))
             app_url, asgi = f"http://127.0.0.1:{app_port}/api/inngest", {}
+        config.setdefault("db_url", str(tmp_path / "executor.db"))
         config = ExecutorConfig(
-            db_url=str(tmp_path / "executor.db"),
             app_urls=(app_url,),
             backoff=FAST_BACKOFF,
             signing_key=signing_key,

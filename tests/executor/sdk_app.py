@@ -174,19 +174,26 @@ def _functions(client: inngest.Inngest, ledger: Ledger) -> list[inngest.Function
         return [*results, total]
 
     async def on_failure(ctx: inngest.Context) -> None:
-        ledger.record(ctx.run_id, "on_failure", ctx.attempt,
-                      failed_run=ctx.event.data["run_id"],
-                      message=ctx.event.data["error"]["message"])
+        ledger.record(
+            ctx.run_id,
+            "on_failure",
+            ctx.attempt,
+            failed_run=ctx.event.data["run_id"],
+            message=ctx.event.data["error"]["message"],
+        )
 
-    @client.create_function(fn_id="doomed", trigger=ev("test/doomed"), retries=0,
-                            on_failure=on_failure)
+    @client.create_function(
+        fn_id="doomed", trigger=ev("test/doomed"), retries=0, on_failure=on_failure
+    )
     async def doomed(ctx: inngest.Context) -> None:
         raise RuntimeError("doomed to fail")
 
     @client.create_function(
         fn_id="cancellable",
         trigger=ev("test/cancellable"),
-        cancel=[inngest.Cancel(event="test/cancellable.stop", if_exp="async.data.id == event.data.id")],
+        cancel=[
+            inngest.Cancel(event="test/cancellable.stop", if_exp="async.data.id == event.data.id")
+        ],
     )
     async def cancellable(ctx: inngest.Context) -> str:
         await ctx.step.sleep("long", datetime.timedelta(seconds=30))
@@ -229,6 +236,7 @@ def _functions(client: inngest.Inngest, ledger: Ledger) -> list[inngest.Function
         """Several steps with a small sleep between: the crash test's workload."""
         total = 0
         for i in range(int(ctx.event.data.get("steps", 5))):
+
             async def body(i: int = i) -> int:
                 ledger.record(ctx.run_id, f"s{i}", ctx.attempt)
                 await asyncio.sleep(0.02)
@@ -237,5 +245,21 @@ def _functions(client: inngest.Inngest, ledger: Ledger) -> list[inngest.Function
             total += await ctx.step.run(f"s{i}", body)
         return total
 
-    return [sequential, flaky, non_retriable, retry_after, catches, sleeper, waiter, child,
-            parent, fanout, doomed, cancellable, serial, once, sync_fn, chain]
+    return [
+        sequential,
+        flaky,
+        non_retriable,
+        retry_after,
+        catches,
+        sleeper,
+        waiter,
+        child,
+        parent,
+        fanout,
+        doomed,
+        cancellable,
+        serial,
+        once,
+        sync_fn,
+        chain,
+    ]

@@ -70,8 +70,12 @@ async def test_retried_send_with_the_same_seed_gives_same_ids_and_one_run(h: Har
 async def test_sdk_send_reaches_functions(h: Harness) -> None:
     import inngest
 
-    client = inngest.Inngest(app_id="sender", is_production=False, event_key="test-key",
-                             event_api_base_url=str(h.api.base_url))
+    client = inngest.Inngest(
+        app_id="sender",
+        is_production=False,
+        event_key="test-key",
+        event_api_base_url=str(h.api.base_url),
+    )
     ids = await client.send(inngest.Event(name="test/sequential", data={"n": 2}))
     run = await h.finished(ids[0])
     assert run["output"] == {"a": 2, "b": 3}
@@ -80,11 +84,20 @@ async def test_sdk_send_reaches_functions(h: Harness) -> None:
 async def test_register_rejects_malformed_payloads(h: Harness) -> None:
     bad_json = await h.api.post("/fn/register", content=b"nope")
     no_name = await h.api.post("/fn/register", json={"url": "http://x", "functions": []})
-    bad_expr = await h.api.post("/fn/register", json={
-        "appname": "x", "url": "http://x/api/inngest",
-        "functions": [{"id": "x-f", "triggers": [{"event": "a", "expression": "event.data.n >"}],
-                       "steps": {"step": {"runtime": {"url": "http://x/api/inngest"}}}}],
-    })
+    bad_expr = await h.api.post(
+        "/fn/register",
+        json={
+            "appname": "x",
+            "url": "http://x/api/inngest",
+            "functions": [
+                {
+                    "id": "x-f",
+                    "triggers": [{"event": "a", "expression": "event.data.n >"}],
+                    "steps": {"step": {"runtime": {"url": "http://x/api/inngest"}}},
+                }
+            ],
+        },
+    )
     assert bad_json.status_code == no_name.status_code == bad_expr.status_code == 400
     assert "not valid JSON" in bad_json.json()["error"]
     assert "appname" in no_name.json()["error"]
@@ -129,8 +142,9 @@ async def test_list_runs_filters_and_pages(h: Harness) -> None:
     by_fn = await h.api.get("/v1/runs", params={"function_id": "testapp-non-retriable"})
     assert [r["run_id"] for r in by_fn.json()["data"]] == [failed["id"]]
     page1 = (await h.api.get("/v1/runs", params={"limit": 2})).json()
-    page2 = (await h.api.get("/v1/runs", params={"limit": 2,
-                                                  "cursor": page1["metadata"]["next_cursor"]}))
+    page2 = await h.api.get(
+        "/v1/runs", params={"limit": 2, "cursor": page1["metadata"]["next_cursor"]}
+    )
     seen = [r["run_id"] for r in page1["data"] + page2.json()["data"]]
     assert len(seen) == len(set(seen)) == 4
     future = (await h.api.get("/v1/runs", params={"since": "2100-01-01T00:00:00Z"})).json()

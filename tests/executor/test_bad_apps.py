@@ -28,8 +28,14 @@ def registration(fn_id: str, retries: int = 2, origin: str = ORIGIN) -> dict[str
                 "id": f"bad-{fn_id}",
                 "name": fn_id,
                 "triggers": [{"event": f"bad/{fn_id}"}],
-                "steps": {"step": {"id": "step", "name": "step", "retries": {"attempts": retries},
-                                   "runtime": {"type": "http", "url": url}}},
+                "steps": {
+                    "step": {
+                        "id": "step",
+                        "name": "step",
+                        "retries": {"attempts": retries},
+                        "runtime": {"type": "http", "url": url},
+                    }
+                },
             }
         ],
     }
@@ -39,7 +45,7 @@ def bad_app(calls: list[str]) -> fastapi.FastAPI:
     app = fastapi.FastAPI()
 
     @app.post("/api/inngest")
-    async def handle(fnId: str) -> Any:  # noqa: N803 - the protocol's parameter name
+    async def handle(fnId: str) -> Any:
         calls.append(fnId)
         kind = fnId.removeprefix("bad-")
         if kind == "html":
@@ -49,8 +55,9 @@ def bad_app(calls: list[str]) -> fastapi.FastAPI:
         if kind == "slow":
             await asyncio.sleep(5)
         if kind == "garbage-ops":
-            return JSONResponse({"not": "ops"}, status_code=206,
-                                headers={"x-inngest-sdk": "inngest-py:v0.5.19"})
+            return JSONResponse(
+                {"not": "ops"}, status_code=206, headers={"x-inngest-sdk": "inngest-py:v0.5.19"}
+            )
         return JSONResponse(None, headers={"x-inngest-sdk": "inngest-py:v0.5.19"})
 
     return app
@@ -59,8 +66,9 @@ def bad_app(calls: list[str]) -> fastapi.FastAPI:
 @pytest.fixture
 async def executor(tmp_path: Path) -> AsyncIterator[tuple[Executor, list[str]]]:
     calls: list[str] = []
-    config = ExecutorConfig(db_url=str(tmp_path / "x.db"), backoff=FAST_BACKOFF,
-                            call_timeout_s=0.3, poll_interval_s=0.1)
+    config = ExecutorConfig(
+        db_url=str(tmp_path / "x.db"), backoff=FAST_BACKOFF, call_timeout_s=0.3, poll_interval_s=0.1
+    )
     ex = Executor(config, asgi_apps={ORIGIN: bad_app(calls)})
     await ex.start()
     yield ex, calls
@@ -94,8 +102,9 @@ async def test_bad_answers_are_retried_then_fail_readably(
 
 
 async def test_unreachable_app_fails_with_the_address(tmp_path: Path) -> None:
-    config = ExecutorConfig(db_url=str(tmp_path / "x.db"), backoff=FAST_BACKOFF,
-                            poll_interval_s=0.1)
+    config = ExecutorConfig(
+        db_url=str(tmp_path / "x.db"), backoff=FAST_BACKOFF, poll_interval_s=0.1
+    )
     ex = Executor(config)
     await ex.start()
     try:

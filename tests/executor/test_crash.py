@@ -23,8 +23,20 @@ RUNS, STEPS, KILLS = 24, 10, 4
 
 async def start_executor(port: int, db: Path, app_url: str) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pagerunner", "executor", "--port", str(port), "--db", str(db),
-        "-u", app_url, "--log-level", "warning", "--retry-schedule", "exponential",
+        sys.executable,
+        "-m",
+        "pagerunner",
+        "executor",
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "-u",
+        app_url,
+        "--log-level",
+        "warning",
+        "--retry-schedule",
+        "exponential",
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
@@ -51,9 +63,13 @@ async def test_sigkill_at_random_moments_loses_and_repeats_nothing(tmp_path: Pat
         proc = await start_executor(port, db, app_url)
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as api:
-                sent = await api.post("/e/k", json=[
-                    {"name": "test/chain", "data": {"steps": STEPS, "i": i}} for i in range(RUNS)
-                ])
+                sent = await api.post(
+                    "/e/k",
+                    json=[
+                        {"name": "test/chain", "data": {"steps": STEPS, "i": i}}
+                        for i in range(RUNS)
+                    ],
+                )
                 event_ids = sent.json()["ids"]
                 for _ in range(KILLS):
                     await asyncio.sleep(rng.uniform(0.1, 0.8))

@@ -29,13 +29,25 @@ async def test_signed_app_runs_steps_and_retries(tmp_path: Path, transport: str)
 
 async def test_production_app_refuses_unsigned_calls() -> None:
     app, _ = build_app(api_origin="http://127.0.0.1:9", signing_key=KEY)
-    body = canonical_json({"event": {}, "events": [], "steps": {}, "use_api": False,
-                           "ctx": {"run_id": "x", "attempt": 0, "stack": {"stack": []},
-                                   "disable_immediate_execution": False}})
+    body = canonical_json(
+        {
+            "event": {},
+            "events": [],
+            "steps": {},
+            "use_api": False,
+            "ctx": {
+                "run_id": "x",
+                "attempt": 0,
+                "stack": {"stack": []},
+                "disable_immediate_execution": False,
+            },
+        }
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
-        response = await client.post("/api/inngest?fnId=testapp-sequential&stepId=step",
-                                     content=body)
+        response = await client.post(
+            "/api/inngest?fnId=testapp-sequential&stepId=step", content=body
+        )
     assert response.status_code == 401
 
 
