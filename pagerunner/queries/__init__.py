@@ -1,0 +1,1 @@
+"""The domain: queries, their statuses, records, pages and checkpoints."""

@@ -1,0 +1,1 @@
+"""Sources: paginated APIs behind one interface, and the simulated provider."""

@@ -1,0 +1,154 @@
+"""What every source implements: fetch one page, or raise a classified error.
+
+A source turns (params, checkpoint, credentials) into a `Page`: the records,
+the checkpoint of the next page and whether there is one. HTTP and provider
+errors are translated here into the `SourceError` tree, so the durable loop
+decides retry / pause / fail from the class alone:
+
+SourceError
+├── TransientError          network failure, timeout, 5xx: retry with backoff
+├── RateLimitedError        429 and friends: wait `retry_after_s` or pause
+├── QuotaExhaustedError     the plan's quota is spent: fail, no retry
+├── InvalidCredentialsError the key is missing or wrong: fail, no retry
+├── BadRequestError         the query itself is invalid: fail, no retry
+└── ProviderError           any other error answer: fail, no retry
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "BadRequestError",
+    "Checkpoint",
+    "InvalidCredentialsError",
+    "Page",
+    "ProviderError",
+    "QuotaExhaustedError",
+    "RateLimitedError",
+    "Record",
+    "Source",
+    "SourceError",
+    "TransientError",
+]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where the next page starts: a page number and/or an opaque cursor."""
+
+    page: int = 1
+    cursor: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"page": self.page, "cursor": self.cursor}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Checkpoint:
+        if not data:
+            return cls()
+        return cls(page=int(data.get("page", 1)), cursor=data.get("cursor"))
+
+
+@dataclass(frozen=True)
+class Record:
+    """One result: a stable key (unique per source) and its JSON data."""
+
+    key: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One fetched page."""
+
+    records: Sequence[Record]
+    next_checkpoint: Checkpoint | None  # None: this was the last page
+    http_status: int = 200
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_checkpoint is not None
+
+
+class SourceError(Exception):
+    """The source failed."""
+
+    code = "provider_error"
+    retryable = False
+
+    def __init__(self, message: str | None = None, *, http_status: int | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+        self.http_status = http_status
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class TransientError(SourceError):
+    """The provider could not be reached or failed temporarily."""
+
+    code = "transient_error"
+    retryable = True
+
+
+class RateLimitedError(SourceError):
+    """The provider is rate limiting this key."""
+
+    code = "rate_limited"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after_s: float | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message, http_status=http_status)
+        self.retry_after_s = retry_after_s
+
+
+class QuotaExhaustedError(SourceError):
+    """The provider's quota for this key is exhausted."""
+
+    code = "quota_exhausted"
+
+
+class InvalidCredentialsError(SourceError):
+    """The provider rejected the credentials."""
+
+    code = "invalid_credentials"
+
+
+class BadRequestError(SourceError):
+    """The provider rejected the query as invalid."""
+
+    code = "bad_request"
+
+
+class ProviderError(SourceError):
+    """The provider answered with an error."""
+
+    code = "provider_error"
+
+
+class Source(Protocol):
+    """A paginated API. Implementations are stateless apart from their HTTP client."""
+
+    name: str
+    #: Seconds to wait between pages (a durable sleep in the function).
+    page_delay_s: float
+
+    def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check and normalise a query's params; raise BadRequestError naming the field."""
+        ...
+
+    async def fetch_page(
+        self, params: Mapping[str, Any], checkpoint: Checkpoint, credentials: Mapping[str, str]
+    ) -> Page:
+        """Fetch the page at `checkpoint`, or raise a `SourceError`."""
+        ...
