@@ -39,11 +39,12 @@ def build_app(
 
 
 def _functions(client: inngest.Inngest, ledger: Ledger) -> list[inngest.Function[Any]]:
-    def record_step(ctx: inngest.Context, step: str) -> Any:
-        """A step body that records the run's event data and returns it."""
+    def record_step(ctx: inngest.Context, step: str, hold_s: float = 0.0) -> Any:
+        """A step body that records the run's event data, waits `hold_s`, and returns it."""
 
         async def body() -> dict[str, Any]:
             ledger.record(ctx.run_id, step, ctx.attempt, data=dict(ctx.event.data))
+            await asyncio.sleep(hold_s)  # the call stays in flight meanwhile
             return dict(ctx.event.data)
 
         return ctx.step.run(step, body)
@@ -74,8 +75,8 @@ def _functions(client: inngest.Inngest, ledger: Ledger) -> list[inngest.Function
         return {"data": dict(ctx.event.data), "events": len(ctx.events)}
 
     async def sleepy(ctx: inngest.Context) -> Any:
-        """Record a start, sleep `event.data.s` seconds durably, record an end."""
-        await record_step(ctx, "before")
+        """Record a start (its call held `event.data.hold` s), sleep `event.data.s` s, record."""
+        await record_step(ctx, "before", float(ctx.event.data.get("hold", 0)))
         await ctx.step.sleep("nap", datetime.timedelta(seconds=float(ctx.event.data.get("s", 1))))
         return await record_step(ctx, "after")
 

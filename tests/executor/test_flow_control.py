@@ -69,7 +69,6 @@ async def test_throttle_queues_run_starts_per_key_and_drops_none(fh: Harness) ->
 
     a_starts = sorted(t for r in runs[:6] for t in starts(fh, r["id"]))
     assert len(a_starts) == 6  # every run started exactly once
-    print("STARTS", [round(t - sent_at, 3) for t in a_starts], round(starts(fh, runs[6]["id"])[0] - sent_at, 3))
     window = period * 0.9  # any window shorter than the period (margin for loop jitter)
     for i, first in enumerate(a_starts):
         in_window = [t for t in a_starts[i:] if t - first < window]
@@ -167,9 +166,11 @@ async def test_singleton_skip_starts_no_second_run_while_one_is_active(fh: Harne
     assert await fh.executor.runs_for_event(second) == []
 
 
-async def test_singleton_cancel_replaces_the_active_run(fh: Harness) -> None:
+@pytest.mark.parametrize("hold", [0, 0.5], ids=["sleeping", "call-in-flight"])
+async def test_singleton_cancel_replaces_the_active_run(fh: Harness, hold: float) -> None:
     name = "flow/singleton.cancel"
-    first = await fh.send(name, {"k": "a", "s": 30})
+    # hold > 0: the first run is cancelled while its first call is still in flight.
+    first = await fh.send(name, {"k": "a", "s": 30, "hold": hold})
     first_run = await fh.run_of(first)
     await until(lambda: bool(starts(fh, first_run, "before")))
 

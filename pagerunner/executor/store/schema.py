@@ -130,6 +130,9 @@ jobs = Table(
     Column("available_at", Float, nullable=False, index=True),
     Column("dedupe_key", String(255), nullable=True, unique=True),
     Column("data", JSON, nullable=True),
+    # Never reuse an id: the loop tracks claimed and blocked jobs by id, and a call still
+    # in flight for a cancelled run deletes its job by id when it returns.
+    sqlite_autoincrement=True,
 )
 
 waits = Table(
