@@ -167,14 +167,12 @@ class Batch:
 
 async def attempt_timings(executor: Executor, run_ids: Sequence[str]) -> tuple[list[float], ...]:
     """From exec_attempts: (executor time between calls, call durations), in ms."""
-    async with executor.db.read() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(attempts.c.run_id, attempts.c.started_at, attempts.c.ended_at)
-                .where(attempts.c.run_id.in_(list(run_ids)))
-                .order_by(attempts.c.run_id, attempts.c.id)
-            )
-        ).all()
+    query = (
+        sa.select(attempts.c.run_id, attempts.c.started_at, attempts.c.ended_at)
+        .where(attempts.c.run_id.in_(list(run_ids)))
+        .order_by(attempts.c.run_id, attempts.c.id)
+    )
+    rows = await executor.db.read(lambda conn: conn.execute(query).all())
     between: list[float] = []
     calls: list[float] = []
     previous: Any = None
@@ -196,8 +194,7 @@ async def wait_all(executor: Executor, run_ids: Sequence[str], timeout_s: float 
     deadline = time.monotonic() + timeout_s
     query = sa.select(runs.c.status, runs.c.ended_at).where(runs.c.id.in_(list(run_ids)))
     while True:
-        async with executor.db.read() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await executor.db.read(lambda conn: conn.execute(query).all())
         if all(r.status in TERMINAL for r in rows):
             return rows
         if time.monotonic() > deadline:

@@ -16,7 +16,13 @@ from fastapi.responses import JSONResponse
 
 from . import views
 from .engine import Executor
-from .errors import ExecutorError, InvalidEventError, NotFoundError, RegistrationError
+from .errors import (
+    ConflictError,
+    ExecutorError,
+    InvalidEventError,
+    NotFoundError,
+    RegistrationError,
+)
 from .signing import check_bearer
 from .timeparse import now_utc, to_iso
 
@@ -28,7 +34,9 @@ def _wrap(data: Any, **metadata: Any) -> dict[str, Any]:
 
 
 def _errors(_request: Request, exc: ExecutorError) -> JSONResponse:
-    status = 404 if isinstance(exc, NotFoundError) else 400
+    status = (
+        404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, ConflictError) else 400
+    )
     return JSONResponse({"error": str(exc)}, status_code=status)
 
 
@@ -117,8 +125,7 @@ async def register(request: Request, executor: ExecutorDep) -> JSONResponse:
 
 @intake_router.get("/dev", tags=["info"], summary="Executor information")
 async def info(executor: ExecutorDep) -> dict[str, Any]:
-    async with executor.db.read() as conn:
-        functions = await views.list_functions(conn)
+    functions = await executor.db.read(views.list_functions)
     return {"version": "pagerunner", "functions": functions, "leader": executor.is_leader}
 
 
@@ -129,15 +136,13 @@ async def healthz(executor: ExecutorDep) -> dict[str, Any]:
 
 @v1.get("/runs/{run_id}", tags=["runs"], summary="One run")
 async def get_run(run_id: str, executor: ExecutorDep) -> dict[str, Any]:
-    async with executor.db.read() as conn:
-        return _wrap(await views.get_run(conn, run_id))
+    return _wrap(await executor.db.read(views.get_run, run_id))
 
 
 @v1.delete("/runs/{run_id}", tags=["runs"], summary="Cancel a run")
 async def cancel_run(run_id: str, executor: ExecutorDep) -> dict[str, Any]:
     await executor.cancel_run(run_id)
-    async with executor.db.read() as conn:
-        return _wrap(await views.get_run(conn, run_id))
+    return _wrap(await executor.db.read(views.get_run, run_id))
 
 
 @v1.post("/runs/{run_id}/rerun", tags=["runs"], summary="Run again from the same event")
@@ -148,8 +153,7 @@ async def rerun(run_id: str, executor: ExecutorDep) -> dict[str, Any]:
 
 @v1.get("/runs/{run_id}/steps", tags=["runs"], summary="Steps and attempts of a run")
 async def steps(run_id: str, executor: ExecutorDep) -> dict[str, Any]:
-    async with executor.db.read() as conn:
-        return _wrap(await views.run_steps(conn, run_id))
+    return _wrap(await executor.db.read(views.run_steps, run_id))
 
 
 StatusFilter = Literal["Running", "Completed", "Failed", "Cancelled"]
@@ -165,23 +169,21 @@ async def list_runs(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    async with executor.db.read() as conn:
-        page, next_cursor = await views.list_runs(
-            conn,
-            status=status or [],
-            function_id=function_id,
-            since=since.timestamp() if since else None,
-            until=until.timestamp() if until else None,
-            cursor=cursor,
-            limit=limit,
-        )
+    page, next_cursor = await executor.db.read(
+        views.list_runs,
+        status=status or [],
+        function_id=function_id,
+        since=since.timestamp() if since else None,
+        until=until.timestamp() if until else None,
+        cursor=cursor,
+        limit=limit,
+    )
     return _wrap(page, next_cursor=next_cursor)
 
 
 @v1.get("/events/{event_id}/runs", tags=["events"], summary="Runs an event started")
 async def event_runs(event_id: str, executor: ExecutorDep) -> dict[str, Any]:
-    async with executor.db.read() as conn:
-        return _wrap(await views.runs_for_event(conn, event_id))
+    return _wrap(await executor.db.read(views.runs_for_event, event_id))
 
 
 @v1.get("/events", tags=["events"], summary="Events, newest first")
@@ -191,28 +193,26 @@ async def list_events(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    async with executor.db.read() as conn:
-        page, next_cursor = await views.list_events(conn, name=name, cursor=cursor, limit=limit)
+    page, next_cursor = await executor.db.read(
+        views.list_events, name=name, cursor=cursor, limit=limit
+    )
     return _wrap(page, next_cursor=next_cursor)
 
 
 @v1.get("/functions", tags=["apps"], summary="Registered functions")
 async def list_functions(executor: ExecutorDep) -> dict[str, Any]:
-    async with executor.db.read() as conn:
-        return _wrap(await views.list_functions(conn))
+    return _wrap(await executor.db.read(views.list_functions))
 
 
 @v1.get("/apps", tags=["apps"], summary="Synced apps")
 async def list_apps(executor: ExecutorDep) -> dict[str, Any]:
-    async with executor.db.read() as conn:
-        return _wrap(await views.list_apps(conn))
+    return _wrap(await executor.db.read(views.list_apps))
 
 
 @v1.post("/apps/{app_name}/sync", tags=["apps"], summary="Re-sync a known app")
 async def resync(app_name: str, executor: ExecutorDep) -> dict[str, Any]:
     # Only apps already known by name: this endpoint never reaches a caller-given URL.
-    async with executor.db.read() as conn:
-        known = {a["name"]: a["url"] for a in await views.list_apps(conn)}
+    known = {a["name"]: a["url"] for a in await executor.db.read(views.list_apps)}
     if app_name not in known:
         raise NotFoundError(f"app '{app_name}' not found")
     return _wrap(await executor.sync_app(known[app_name]))

@@ -12,29 +12,25 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from . import jobs
+from . import jobs, transitions
 from .calls import CallOutcome, build_request, call_url, interpret
 from .config import ExecutorConfig
-from .errors import NotFoundError, RegistrationError, TransportError
-from .flow import evaluate_key, gcra_reserve
-from .functions import FunctionDef, parse_registration
+from .errors import RegistrationError, TransportError
+from .functions import parse_registration
 from .lease import LeaderLease
 from .machine import StateMachine
-from .outcomes import CallRecord, apply_outcome
+from .outcomes import CallRecord
 from .registry import Registry
 from .retention import purge
-from .runstate import CANCELLED, FAILED, RUNNING, load_run
+from .runstate import RUNNING, RunState
 from .signing import sign
 from .slots import Slots
 from .store.database import Database
-from .store.schema import runs, steps, waits
 from .transport import AppTransport
 
 __all__ = ["Executor"]
@@ -42,6 +38,7 @@ __all__ = ["Executor"]
 log = structlog.get_logger("pagerunner.executor")
 
 TERMINAL = frozenset({"Completed", "Failed", "Cancelled"})
+T = TypeVar("T")
 
 
 class Executor:
@@ -67,8 +64,7 @@ class Executor:
     async def start(self) -> None:
         """Open the store, load functions and start driving the queue."""
         await self.db.create_tables()
-        async with self.db.read() as conn:
-            await self.registry.load(conn)
+        await self.db.read(self.registry.load)
         self._tasks = [
             asyncio.create_task(self._drive(), name="executor-drive"),
             asyncio.create_task(self._keep_lease(), name="executor-lease"),
@@ -98,24 +94,22 @@ class Executor:
             await asyncio.gather(*pending, return_exceptions=True)
         if self.is_leader:
             with contextlib.suppress(Exception):
-                async with self.db.write() as conn:
-                    await self.lease.release(conn)
+                await self.db.write(self.lease.release)
         await self.transport.aclose()
         await self.db.close()
         log.info("executor_stopped")
 
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        async with self.db.write() as conn:
-            yield conn
-        self._wake.set()  # after commit: the loop may have new work
+    async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A write transaction, then a wake-up: the loop may have new work."""
+        result = await self.db.write(fn, *args, **kwargs)
+        self._wake.set()
+        return result
 
     # -- intake and sync -----------------------------------------------------------------
 
     async def send_events(self, raw_events: Sequence[Any], *, seed: str | None = None) -> list[str]:
         """Event intake (what `POST /e/{key}` does), callable in-process."""
-        async with self._write() as conn:
-            return await self.machine.ingest(conn, raw_events, seed=seed)
+        return await self._write(self.machine.ingest, raw_events, seed=seed)
 
     async def register(self, payload: Any) -> dict[str, Any]:
         """Store an app's functions from a `/fn/register` payload."""
@@ -124,11 +118,11 @@ class Executor:
         except RegistrationError as exc:
             name = payload.get("appname") if isinstance(payload, dict) else None
             if isinstance(name, str) and name:
-                async with self._write() as conn:
-                    await self.registry.record_error(conn, name, str(payload.get("url")), str(exc))
+                await self._write(
+                    self.registry.record_error, name, str(payload.get("url")), str(exc)
+                )
             raise
-        async with self._write() as conn:
-            modified = await self.registry.save(conn, registration)
+        modified = await self._write(self.registry.save, registration)
         for fn in registration.functions:
             if fn.unsupported:
                 log.warning("unsupported_flow_control", function_id=fn.id, options=fn.unsupported)
@@ -167,68 +161,32 @@ class Executor:
     # -- runs ------------------------------------------------------------------------------
 
     async def cancel_run(self, run_id: str) -> None:
-        async with self._write() as conn:
-            run = await load_run(conn, run_id)
-            if run is None:
-                raise NotFoundError(f"run '{run_id}' not found")
-            if run.status == RUNNING:
-                await self.machine.finalize(
-                    conn,
-                    run,
-                    CANCELLED,
-                    error={"name": "FunctionCancelledError", "message": "function cancelled (API)"},
-                )
+        await self._write(transitions.cancel, self.machine, run_id)
 
     async def rerun(self, run_id: str) -> str:
         """A new run of the same function from the same event(s)."""
-        async with self._write() as conn:
-            row = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
-            if row is None:
-                raise NotFoundError(f"run '{run_id}' not found")
-            fn = self.registry.get(row.function_id)
-            if fn is None:
-                raise NotFoundError(f"function '{row.function_id}' is no longer registered")
-            before = set(
-                (await conn.execute(select(runs.c.id).where(runs.c.original_run_id == run_id)))
-                .scalars()
-                .all()
-            )
-            await self.machine.create_run(
-                conn, fn, list(row.events), row.event_id, now=time.time(), original_run_id=run_id
-            )
-            after = (
-                (await conn.execute(select(runs.c.id).where(runs.c.original_run_id == run_id)))
-                .scalars()
-                .all()
-            )
-        return str(next(r for r in after if r not in before))
+        return await self._write(transitions.rerun, self.machine, self.registry, run_id)
 
     async def wait_for_run(self, run_id: str, *, timeout_s: float = 30.0) -> Mapping[str, Any]:
         """Poll until the run ends (for the CLI and tests); raises TimeoutError."""
         deadline = time.monotonic() + timeout_s
         while True:
-            async with self.db.read() as conn:
-                row = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
-            if row is not None and row.status in TERMINAL:
-                return dict(row._mapping)
+            row = await self.db.read(transitions.run_row, run_id)
+            if row is not None and row["status"] in TERMINAL:
+                return row
             if time.monotonic() > deadline:
                 raise TimeoutError(f"run {run_id} did not finish within {timeout_s}s")
             await asyncio.sleep(0.02)
 
     async def runs_for_event(self, event_id: str) -> list[str]:
-        async with self.db.read() as conn:
-            rows = await conn.execute(
-                select(runs.c.id).where(runs.c.event_id == event_id).order_by(runs.c.id)
-            )
-            return list(rows.scalars().all())
+        return list(await self.db.read(transitions.run_ids_for_event, event_id))
 
     # -- the loop --------------------------------------------------------------------------
 
     async def _keep_lease(self) -> None:
         while True:
             try:
-                async with self.db.write() as conn:
-                    held = await self.lease.acquire(conn)
+                held = await self.db.write(self.lease.acquire)
             except Exception as exc:  # a database hiccup must not kill the loop
                 log.error("lease_renewal_failed", error=str(exc))
                 held = False
@@ -254,16 +212,13 @@ class Executor:
 
     async def _claim_due(self) -> float:
         """Start tasks for due jobs; returns how long the loop may sleep."""
-        now = time.time()
-        exclude = set(self._claimed) | set(self._blocked)
         free = self.config.max_inflight - len(self._claimed)
-        async with self.db.read() as conn:
-            due = await jobs.due_jobs(conn, now=now, exclude=exclude, limit=max(free, 0))
-            for job in due:
-                exclude.add(job.id)
-            next_at = await jobs.next_due_at(conn, exclude=exclude)
+        due, next_at = await self.db.read(
+            transitions.claim_due, time.time(), {*self._claimed, *self._blocked}, free
+        )
         for job in due:
-            self._claimed[job.id] = asyncio.create_task(self._run_job(job))
+            if job.id not in self._claimed:
+                self._claimed[job.id] = asyncio.create_task(self._run_job(job))
         if next_at is None:
             return self.config.poll_interval_s
         return min(self.config.poll_interval_s, max(0.0, next_at - time.time()))
@@ -273,84 +228,33 @@ class Executor:
             if job.kind == jobs.CALL:
                 await self._call(job)
             else:
-                async with self._write() as conn:
-                    await self._timer(conn, job)
+                await self._write(transitions.run_timer, self.machine, job)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             # The job stays queued: log and retry it shortly, never crash the loop.
             log.exception("job_failed", job_id=job.id, kind=job.kind, error=str(exc))
             with contextlib.suppress(Exception):
-                async with self._write() as conn:
-                    await jobs.reschedule(conn, job.id, available_at=time.time() + 1.0)
+                await self.db.write(jobs.reschedule, job.id, available_at=time.time() + 1.0)
         finally:
             self._claimed.pop(job.id, None)
             self._wake.set()
 
-    async def _timer(self, conn: AsyncConnection, job: jobs.Job) -> None:
-        """Jobs that need no call: wake-ups, timeouts and debounce firings."""
-        if not await jobs.delete_job(conn, job.id):
-            return  # cancelled since it was claimed (a debounce re-armed, a run started)
-        data = job.data or {}
-        if job.kind == jobs.DEBOUNCE:
-            await self.machine.fire_debounce(conn, str(data["key"]), time.time())
-            return
-        run = await load_run(conn, str(job.run_id))
-        if run is None or run.status != RUNNING:
-            return
-        if job.kind == jobs.RESUME:
-            step_id = str(data["step_id"])
-            await conn.execute(
-                waits.delete().where(waits.c.run_id == run.id, waits.c.step_id == step_id)
-            )
-            await self.machine.record_memo(
-                conn, run, step_id, data.get("memo"), time.time(), status="completed"
-            )
-            await run.save(conn)
-        elif job.kind == jobs.TIMEOUT:
-            which = data.get("which")
-            if which == "finish" or run.started_at is None:
-                await self.machine.finalize(
-                    conn,
-                    run,
-                    CANCELLED,
-                    error={
-                        "name": "FunctionCancelledError",
-                        "message": f"function cancelled ({which} timeout)",
-                    },
-                )
-
     async def _call(self, job: jobs.Job) -> None:
-        async with self.db.read() as conn:
-            run = await load_run(conn, str(job.run_id), lock=False)
-            memo_rows = (
-                await conn.execute(
-                    select(steps.c.step_id, steps.c.memo)
-                    .where(steps.c.run_id == job.run_id, steps.c.has_memo.is_(True))
-                    .order_by(steps.c.position)
-                )
-            ).all()
+        run, memo_rows = await self.db.read(transitions.load_call_state, str(job.run_id))
         if run is None or run.status != RUNNING:
-            async with self._write() as conn:
-                await jobs.delete_job(conn, job.id)
+            await self.db.write(jobs.delete_job, job.id)
             return
         fn = self.registry.get(run.function_id)
         if fn is None:
-            async with self._write() as conn:
-                locked = await load_run(conn, run.id)
-                if locked is not None and locked.status == RUNNING:
-                    await self.machine.finalize(
-                        conn,
-                        locked,
-                        FAILED,
-                        error={
-                            "name": "FunctionNotFoundError",
-                            "message": f"function '{run.function_id}' is not registered (re-sync?)",
-                        },
-                    )
+            await self._write(transitions.fail_unregistered, self.machine, run.id, run.function_id)
             return
         first_call = run.started_at is None and not (job.data or {}).get("throttled")
-        if first_call and fn.throttle and await self._throttled(job, run.event, fn):
+        if (
+            first_call
+            and fn.throttle
+            and await self.db.write(transitions.reserve_throttle, job, run.event, fn, time.time())
+        ):
             return
         full = self.slots.try_acquire(run.concurrency_keys)
         if full is not None:
@@ -358,41 +262,16 @@ class Executor:
             return
         try:
             if run.started_at is None and fn.start_timeout_s is not None:
-                async with self._write() as conn:  # the first call starts in time
-                    await jobs.delete_by_key(conn, f"{run.id}:start-timeout")
+                # The first call starts in time: its start timeout no longer applies.
+                await self.db.write(jobs.delete_by_key, f"{run.id}:start-timeout")
             outcome, started, ended = await self._send(job, run, fn, memo_rows)
         finally:
             self.slots.release(run.concurrency_keys)
             self._unblock(run.concurrency_keys)
-        async with self._write() as conn:
-            current = await load_run(conn, run.id)
-            if current is None or current.status != RUNNING:
-                await jobs.delete_job(conn, job.id)
-                return
-            record = CallRecord(job=job, started_at=started, ended_at=ended)
-            await apply_outcome(
-                conn, self.machine, self.config.backoff, current, fn, record, outcome
-            )
-
-    async def _throttled(self, job: jobs.Job, event: Mapping[str, Any], fn: FunctionDef) -> bool:
-        """Reserve the run's start slot; returns True when the start was postponed."""
-        throttle = fn.throttle
-        assert throttle is not None
-        now = time.time()
-        async with self._write() as conn:
-            start_at = await gcra_reserve(
-                conn,
-                f"throttle:{fn.id}:{evaluate_key(throttle.key, event)}",
-                limit=throttle.limit,
-                period_s=throttle.period_s,
-                burst=throttle.burst,
-                now=now,
-            )
-            if start_at <= now:
-                await jobs.reschedule(conn, job.id, available_at=now, data={"throttled": True})
-                return False
-            await jobs.reschedule(conn, job.id, available_at=start_at, data={"throttled": True})
-        return True
+        record = CallRecord(job=job, started_at=started, ended_at=ended)
+        await self._write(
+            transitions.apply_call, self.machine, self.config.backoff, fn, record, outcome
+        )
 
     def _unblock(self, keys: Sequence[Sequence[Any]]) -> None:
         names = {str(k) for k, _ in keys}
@@ -401,7 +280,7 @@ class Executor:
         self._wake.set()
 
     async def _send(
-        self, job: jobs.Job, run: Any, fn: Any, memo_rows: Sequence[Any]
+        self, job: jobs.Job, run: RunState, fn: FunctionDef, memo_rows: Sequence[Any]
     ) -> tuple[CallOutcome, float, float]:
         body, headers = build_request(
             run_id=run.id,
@@ -431,9 +310,7 @@ class Executor:
             await asyncio.sleep(600)
             if self.is_leader:
                 try:
-                    async with self.db.write() as conn:
-                        await purge(
-                            conn, older_than=time.time() - self.config.retention_days * 86400
-                        )
+                    cutoff = time.time() - self.config.retention_days * 86400
+                    await self.db.write(purge, older_than=cutoff)
                 except Exception as exc:
                     log.error("retention_failed", error=str(exc))

@@ -7,6 +7,7 @@ ExecutorError
 ├── RegistrationError   a sync payload is malformed or an app could not be synced
 ├── SignatureError      a request or response signature is missing or wrong
 ├── NotFoundError       a run, event or function does not exist
+├── ConflictError       the request conflicts with the state (e.g. a singleton refuses a rerun)
 ├── StoreError          the state store failed (database errors are translated to this)
 └── TransportError      the app could not be reached or did not speak the protocol
 
@@ -49,6 +50,10 @@ class SignatureError(ExecutorError):
 
 class NotFoundError(ExecutorError):
     """Not found."""
+
+
+class ConflictError(ExecutorError):
+    """The request conflicts with the state of the run."""
 
 
 class StoreError(ExecutorError):

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, select
 
 from .expressions import compile_expression, key_value
 from .store.schema import flow_keys
@@ -25,48 +24,42 @@ def evaluate_key(expression: str | None, event: Mapping[str, Any]) -> str:
     return key_value(compile_expression(expression).evaluate({"event": event}))
 
 
-async def _load(conn: AsyncConnection, key: str) -> float | None:
-    row = await conn.execute(
-        select(flow_keys.c.value).where(flow_keys.c.key == key).with_for_update()
-    )
+def _load(conn: Connection, key: str) -> float | None:
+    row = conn.execute(select(flow_keys.c.value).where(flow_keys.c.key == key).with_for_update())
     return row.scalar_one_or_none()
 
 
-async def _store(
-    conn: AsyncConnection, key: str, tat: float, existed: bool, expires_at: float
-) -> None:
+def _store(conn: Connection, key: str, tat: float, existed: bool, expires_at: float) -> None:
     if existed:
-        await conn.execute(
+        conn.execute(
             flow_keys.update()
             .where(flow_keys.c.key == key)
             .values(value=tat, expires_at=expires_at)
         )
     else:
-        await conn.execute(flow_keys.insert().values(key=key, value=tat, expires_at=expires_at))
+        conn.execute(flow_keys.insert().values(key=key, value=tat, expires_at=expires_at))
 
 
-async def gcra_admit(
-    conn: AsyncConnection, key: str, *, limit: int, period_s: float, now: float
-) -> bool:
+def gcra_admit(conn: Connection, key: str, *, limit: int, period_s: float, now: float) -> bool:
     """Rate limit: admit `limit` per `period_s` (a burst of `limit`), refuse the rest."""
     interval = period_s / limit
     tolerance = period_s - interval
-    stored = await _load(conn, key)
+    stored = _load(conn, key)
     tat = max(stored if stored is not None else now, now)
     if tat - tolerance > now:
         return False
-    await _store(conn, key, tat + interval, stored is not None, tat + interval + tolerance)
+    _store(conn, key, tat + interval, stored is not None, tat + interval + tolerance)
     return True
 
 
-async def gcra_reserve(
-    conn: AsyncConnection, key: str, *, limit: int, period_s: float, burst: int, now: float
+def gcra_reserve(
+    conn: Connection, key: str, *, limit: int, period_s: float, burst: int, now: float
 ) -> float:
     """Throttle: reserve the next free slot and return when it starts (FIFO, never refused)."""
     interval = period_s / limit
     tolerance = interval * max(0, limit + burst - 2)
-    stored = await _load(conn, key)
+    stored = _load(conn, key)
     tat = max(stored if stored is not None else now, now)
     start_at = max(now, tat - tolerance)
-    await _store(conn, key, tat + interval, stored is not None, tat + interval + tolerance)
+    _store(conn, key, tat + interval, stored is not None, tat + interval + tolerance)
     return start_at

@@ -10,8 +10,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .store.schema import jobs as jobs_table
 
@@ -44,8 +45,8 @@ class Job:
     data: Mapping[str, Any] | None
 
 
-async def enqueue(
-    conn: AsyncConnection,
+def enqueue(
+    conn: Connection,
     *,
     kind: str,
     run_id: str | None,
@@ -56,27 +57,26 @@ async def enqueue(
     data: Mapping[str, Any] | None = None,
 ) -> None:
     """Add a job; with a `dedupe_key`, an existing job with that key is kept instead."""
-    if dedupe_key is not None:
-        existing = await conn.execute(
-            select(jobs_table.c.id).where(jobs_table.c.dedupe_key == dedupe_key)
-        )
-        if existing.first() is not None:
-            return
-    await conn.execute(
-        jobs_table.insert().values(
-            run_id=run_id,
-            kind=kind,
-            target=target,
-            attempt=attempt,
-            available_at=available_at,
-            dedupe_key=dedupe_key,
-            data=dict(data) if data is not None else None,
-        )
+    values = {
+        "run_id": run_id,
+        "kind": kind,
+        "target": target,
+        "attempt": attempt,
+        "available_at": available_at,
+        "dedupe_key": dedupe_key,
+        "data": dict(data) if data is not None else None,
+    }
+    if dedupe_key is None:
+        conn.execute(jobs_table.insert().values(**values))
+        return
+    insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    conn.execute(
+        insert(jobs_table).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
 
 
-async def reschedule(
-    conn: AsyncConnection,
+def reschedule(
+    conn: Connection,
     job_id: int,
     *,
     available_at: float,
@@ -88,28 +88,24 @@ async def reschedule(
         values["attempt"] = attempt
     if data is not None:
         values["data"] = dict(data)
-    await conn.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(**values))
+    conn.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(**values))
 
 
-async def delete_job(conn: AsyncConnection, job_id: int) -> bool:
+def delete_job(conn: Connection, job_id: int) -> bool:
     """Delete one job; False when it was gone already (deleted since it was claimed)."""
-    result = await conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id))
+    result = conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id))
     return bool(result.rowcount)
 
 
-async def delete_by_key(conn: AsyncConnection, dedupe_key: str) -> None:
-    await conn.execute(delete(jobs_table).where(jobs_table.c.dedupe_key == dedupe_key))
+def delete_by_key(conn: Connection, dedupe_key: str) -> None:
+    conn.execute(delete(jobs_table).where(jobs_table.c.dedupe_key == dedupe_key))
 
 
-async def due_jobs(
-    conn: AsyncConnection, *, now: float, exclude: Collection[int], limit: int
-) -> list[Job]:
+def due_jobs(conn: Connection, *, now: float, exclude: Collection[int], limit: int) -> list[Job]:
     query = select(jobs_table).where(jobs_table.c.available_at <= now)
     if exclude:
         query = query.where(jobs_table.c.id.not_in(list(exclude)))
-    rows = await conn.execute(
-        query.order_by(jobs_table.c.available_at, jobs_table.c.id).limit(limit)
-    )
+    rows = conn.execute(query.order_by(jobs_table.c.available_at, jobs_table.c.id).limit(limit))
     return [
         Job(
             id=r.id,
@@ -124,9 +120,9 @@ async def due_jobs(
     ]
 
 
-async def next_due_at(conn: AsyncConnection, *, exclude: Collection[int]) -> float | None:
+def next_due_at(conn: Connection, *, exclude: Collection[int]) -> float | None:
     query = select(func.min(jobs_table.c.available_at))
     if exclude:
         query = query.where(jobs_table.c.id.not_in(list(exclude)))
-    value = (await conn.execute(query)).scalar_one_or_none()
+    value = (conn.execute(query)).scalar_one_or_none()
     return float(value) if value is not None else None

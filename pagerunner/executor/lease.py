@@ -13,8 +13,7 @@ import os
 import socket
 import time
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, select
 
 from .ids import new_ulid
 from .store.schema import leases
@@ -41,12 +40,10 @@ class LeaderLease:
         self.pid = os.getpid()
         self.ttl_s = ttl_s
 
-    async def acquire(self, conn: AsyncConnection) -> bool:
+    def acquire(self, conn: Connection) -> bool:
         """Take or renew the lease; returns whether this process holds it."""
         now = time.time()
-        row = (
-            await conn.execute(select(leases).where(leases.c.name == NAME).with_for_update())
-        ).first()
+        row = (conn.execute(select(leases).where(leases.c.name == NAME).with_for_update())).first()
         values = {
             "owner": self.owner,
             "host": self.host,
@@ -54,15 +51,13 @@ class LeaderLease:
             "expires_at": now + self.ttl_s,
         }
         if row is None:
-            await conn.execute(leases.insert().values(name=NAME, **values))
+            conn.execute(leases.insert().values(name=NAME, **values))
             return True
         holder_gone = row.host == self.host and row.pid != self.pid and not _process_alive(row.pid)
         if row.owner == self.owner or row.expires_at < now or holder_gone:
-            await conn.execute(leases.update().where(leases.c.name == NAME).values(**values))
+            conn.execute(leases.update().where(leases.c.name == NAME).values(**values))
             return True
         return False
 
-    async def release(self, conn: AsyncConnection) -> None:
-        await conn.execute(
-            leases.delete().where(leases.c.name == NAME, leases.c.owner == self.owner)
-        )
+    def release(self, conn: Connection) -> None:
+        conn.execute(leases.delete().where(leases.c.name == NAME, leases.c.owner == self.owner))

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, delete, select, update
 
 from . import jobs
 from .errors import InvalidEventError
@@ -26,7 +26,7 @@ from .registry import Registry
 from .runstate import CANCELLED, FAILED, RUNNING, RunState, load_run, upsert_step
 from .store.schema import debounces, events, runs, steps, waits
 
-__all__ = ["FINISHED", "MAX_EVENT_BYTES", "StateMachine"]
+__all__ = ["FINISHED", "MAX_EVENT_BYTES", "Skipped", "StateMachine"]
 
 log = structlog.get_logger("pagerunner.executor")
 
@@ -67,6 +67,13 @@ def validate_event(raw: Any, index: int, *, internal: bool) -> dict[str, Any]:
     return raw
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A run that flow control did not start, and why."""
+
+    reason: str
+
+
 class StateMachine:
     """Transitions of runs, persisted through the connection each method receives."""
 
@@ -75,9 +82,9 @@ class StateMachine:
 
     # -- events -------------------------------------------------------------------------
 
-    async def ingest(
+    def ingest(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         raw_events: Sequence[Any],
         *,
         seed: str | None = None,
@@ -90,11 +97,11 @@ class StateMachine:
         for index, raw in enumerate(checked, start=1):
             event_id = (ulid_from_seed(seed, index) if seed else None) or new_ulid()
             ids.append(event_id)
-            seen = await conn.execute(select(events.c.id).where(events.c.id == event_id))
+            seen = conn.execute(select(events.c.id).where(events.c.id == event_id))
             if seen.first() is not None:
                 continue  # an SDK retry of a send we already processed
             payload = self._normalize(raw, event_id, now, internal=internal)
-            await conn.execute(
+            conn.execute(
                 events.insert().values(
                     id=event_id,
                     name=payload["name"],
@@ -103,7 +110,7 @@ class StateMachine:
                     received_at=now,
                 )
             )
-            await self._on_event(conn, event_id, payload, now, user_id=raw.get("id"))
+            self._on_event(conn, event_id, payload, now, user_id=raw.get("id"))
         return ids
 
     @staticmethod
@@ -124,27 +131,23 @@ class StateMachine:
             payload["v"] = raw["v"]
         return payload
 
-    async def _on_event(
+    def _on_event(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         event_id: str,
         payload: dict[str, Any],
         now: float,
         *,
         user_id: str | None,
     ) -> None:
-        await self._match_waits(conn, payload, now)
+        self._match_waits(conn, payload, now)
         skipped: dict[str, str] = {}
         for fn in self._targets(payload):
-            reason = await self.create_run(
-                conn, fn, [payload], event_id, now=now, dedupe_id=user_id
-            )
-            if reason is not None:
-                skipped[fn.id] = reason
+            created = self.create_run(conn, fn, [payload], event_id, now=now, dedupe_id=user_id)
+            if isinstance(created, Skipped):
+                skipped[fn.id] = created.reason
         if skipped:
-            await conn.execute(
-                events.update().where(events.c.id == event_id).values(skipped=skipped)
-            )
+            conn.execute(events.update().where(events.c.id == event_id).values(skipped=skipped))
 
     def _targets(self, payload: Mapping[str, Any]) -> list[FunctionDef]:
         if payload["name"] == INVOKED:  # invoked runs are matched by id, not by triggers
@@ -152,26 +155,24 @@ class StateMachine:
             return [fn] if fn else []
         return list(self.registry.matching(payload))
 
-    async def _match_waits(
-        self, conn: AsyncConnection, payload: dict[str, Any], now: float
-    ) -> None:
+    def _match_waits(self, conn: Connection, payload: dict[str, Any], now: float) -> None:
         rows = (
-            await conn.execute(
+            conn.execute(
                 select(waits).where(waits.c.event_name == payload["name"], waits.c.expires_at > now)
             )
         ).all()
         for wait in rows:
-            run = await load_run(conn, wait.run_id)
+            run = load_run(conn, wait.run_id)
             if run is None or run.status != RUNNING or not self._wait_matches(wait, run, payload):
                 continue
             if wait.kind == "cancel":
-                await self.finalize(conn, run, CANCELLED, error=_cancel_error("cancel event"))
+                self.finalize(conn, run, CANCELLED, error=_cancel_error("cancel event"))
                 continue
-            await conn.execute(delete(waits).where(waits.c.id == wait.id))
-            await jobs.delete_by_key(conn, f"{run.id}:{wait.step_id}:timeout")
+            conn.execute(delete(waits).where(waits.c.id == wait.id))
+            jobs.delete_by_key(conn, f"{run.id}:{wait.step_id}:timeout")
             memo = _invoke_memo(payload) if wait.kind == "invoke" else payload
-            await self.record_memo(conn, run, wait.step_id, memo, now, status="completed")
-            await run.save(conn)
+            self.record_memo(conn, run, wait.step_id, memo, now, status="completed")
+            run.save(conn)
 
     @staticmethod
     def _wait_matches(wait: Any, run: RunState, payload: Mapping[str, Any]) -> bool:
@@ -184,9 +185,9 @@ class StateMachine:
 
     # -- runs ---------------------------------------------------------------------------
 
-    async def create_run(
+    def create_run(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         fn: FunctionDef,
         run_events: list[dict[str, Any]],
         event_id: str,
@@ -195,22 +196,22 @@ class StateMachine:
         dedupe_id: str | None = None,
         original_run_id: str | None = None,
         debounced: bool = False,
-    ) -> str | None:
-        """Start a run unless flow control says otherwise; returns the reason if skipped."""
+    ) -> str | Skipped:
+        """Start a run unless flow control says otherwise; returns its id, or why not."""
         event = run_events[0]
         if original_run_id is None:
-            reason = await self._admission(conn, fn, event, event_id, now, dedupe_id, debounced)
+            reason = self._admission(conn, fn, event, event_id, now, dedupe_id, debounced)
             if reason is not None:
                 log.info("run_skipped", function_id=fn.id, event_id=event_id, reason=reason)
-                return reason
+                return Skipped(reason)
         singleton_key = None
         if fn.singleton is not None:
             singleton_key = f"{fn.id}:{evaluate_key(fn.singleton.key, event)}"
-            if await self._singleton_blocks(conn, fn, singleton_key, now):
-                return "singleton: a run is already active"
+            if self._singleton_blocks(conn, fn, singleton_key, now):
+                return Skipped("singleton: a run is already active")
         run_id = new_ulid()
         correlation = event["data"].get("_inngest", {}).get("correlation_id")
-        await conn.execute(
+        conn.execute(
             runs.insert().values(
                 id=run_id,
                 function_id=fn.id,
@@ -228,16 +229,16 @@ class StateMachine:
             )
         )
         start_at = max(now, event["ts"] / 1000)
-        await jobs.enqueue(
+        jobs.enqueue(
             conn,
             kind=jobs.CALL,
             run_id=run_id,
             available_at=start_at,
             dedupe_key=f"{run_id}:discovery",
         )
-        await self._listen_for_cancel(conn, fn, run_id, now)
+        self._listen_for_cancel(conn, fn, run_id, now)
         if fn.start_timeout_s is not None:
-            await jobs.enqueue(
+            jobs.enqueue(
                 conn,
                 kind=jobs.TIMEOUT,
                 run_id=run_id,
@@ -246,11 +247,11 @@ class StateMachine:
                 data={"which": "start"},
             )
         log.info("run_created", run_id=run_id, function_id=fn.id, event_id=event_id)
-        return None
+        return run_id
 
-    async def _admission(
+    def _admission(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         fn: FunctionDef,
         event: dict[str, Any],
         event_id: str,
@@ -258,25 +259,25 @@ class StateMachine:
         dedupe_id: str | None,
         debounced: bool,
     ) -> str | None:
-        if dedupe_id and not await gcra_admit(
+        if dedupe_id and not gcra_admit(
             conn, f"evtid:{fn.id}:{dedupe_id}", limit=1, period_s=EVENT_ID_WINDOW_S, now=now
         ):
             return f"duplicate event id '{dedupe_id}' within 24h"
         limit = fn.rate_limit
         if limit is not None:
             key = evaluate_key(limit.key, event)
-            if key != "false" and not await gcra_admit(
+            if key != "false" and not gcra_admit(
                 conn, f"rate:{fn.id}:{key}", limit=limit.limit, period_s=limit.period_s, now=now
             ):
                 return "rate limited" if fn.config.get("idempotency") is None else "idempotency"
         if fn.debounce is not None and not debounced:
-            await self._debounce(conn, fn, event, event_id, now)
+            self._debounce(conn, fn, event, event_id, now)
             return "debounced"
         return None
 
-    async def _debounce(
+    def _debounce(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         fn: FunctionDef,
         event: dict[str, Any],
         event_id: str,
@@ -284,7 +285,7 @@ class StateMachine:
     ) -> None:
         assert fn.debounce is not None
         key = f"{fn.id}:{evaluate_key(fn.debounce.key, event)}"
-        row = (await conn.execute(select(debounces).where(debounces.c.key == key))).first()
+        row = (conn.execute(select(debounces).where(debounces.c.key == key))).first()
         first_at = row.first_at if row else now
         fire_at = now + fn.debounce.period_s
         if fn.debounce.timeout_s is not None:
@@ -296,11 +297,11 @@ class StateMachine:
             "fire_at": fire_at,
         }
         if row is None:
-            await conn.execute(debounces.insert().values(key=key, **values))
+            conn.execute(debounces.insert().values(key=key, **values))
         else:
-            await conn.execute(debounces.update().where(debounces.c.key == key).values(**values))
-        await jobs.delete_by_key(conn, f"debounce:{key}")
-        await jobs.enqueue(
+            conn.execute(debounces.update().where(debounces.c.key == key).values(**values))
+        jobs.delete_by_key(conn, f"debounce:{key}")
+        jobs.enqueue(
             conn,
             kind=jobs.DEBOUNCE,
             run_id=None,
@@ -309,25 +310,23 @@ class StateMachine:
             data={"key": key},
         )
 
-    async def fire_debounce(self, conn: AsyncConnection, key: str, now: float) -> None:
-        row = (await conn.execute(select(debounces).where(debounces.c.key == key))).first()
+    def fire_debounce(self, conn: Connection, key: str, now: float) -> None:
+        row = (conn.execute(select(debounces).where(debounces.c.key == key))).first()
         if row is None:
             return
-        await conn.execute(delete(debounces).where(debounces.c.key == key))
+        conn.execute(delete(debounces).where(debounces.c.key == key))
         fn = self.registry.get(row.function_id)
         event = (
-            await conn.execute(select(events.c.payload).where(events.c.id == row.event_id))
+            conn.execute(select(events.c.payload).where(events.c.id == row.event_id))
         ).scalar_one_or_none()
         if fn is not None and event is not None:
-            await self.create_run(conn, fn, [event], row.event_id, now=now, debounced=True)
+            self.create_run(conn, fn, [event], row.event_id, now=now, debounced=True)
 
-    async def _singleton_blocks(
-        self, conn: AsyncConnection, fn: FunctionDef, key: str, now: float
-    ) -> bool:
+    def _singleton_blocks(self, conn: Connection, fn: FunctionDef, key: str, now: float) -> bool:
         assert fn.singleton is not None
         active = (
             (
-                await conn.execute(
+                conn.execute(
                     select(runs.c.id).where(runs.c.singleton_key == key, runs.c.status == RUNNING)
                 )
             )
@@ -339,16 +338,16 @@ class StateMachine:
         if fn.singleton.mode == "skip":
             return True
         for run_id in active:
-            run = await load_run(conn, run_id)
+            run = load_run(conn, run_id)
             if run is not None:
-                await self.finalize(conn, run, CANCELLED, error=_cancel_error("singleton"))
+                self.finalize(conn, run, CANCELLED, error=_cancel_error("singleton"))
         return False
 
-    async def _listen_for_cancel(
-        self, conn: AsyncConnection, fn: FunctionDef, run_id: str, now: float
+    def _listen_for_cancel(
+        self, conn: Connection, fn: FunctionDef, run_id: str, now: float
     ) -> None:
         for rule in fn.cancel:
-            await conn.execute(
+            conn.execute(
                 waits.insert().values(
                     run_id=run_id,
                     kind="cancel",
@@ -359,41 +358,42 @@ class StateMachine:
                 )
             )
 
-    async def record_memo(
+    def record_memo(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         run: RunState,
         step_id: str,
         memo: Any,
         now: float,
         *,
         status: str,
+        **step: Any,
     ) -> None:
-        """Persist a step's result once; when nothing is outstanding, ask for discovery."""
-        existing = (
-            await conn.execute(
-                select(steps.c.has_memo).where(steps.c.run_id == run.id, steps.c.step_id == step_id)
-            )
-        ).scalar_one_or_none()
-        if existing:
-            return  # recorded already: a step never gets two results
-        await upsert_step(
+        """Persist a step's result once; when nothing is outstanding, ask for discovery.
+
+        `step` may carry the step's `name` and `op` when this is the first time it is seen.
+        """
+        recorded = upsert_step(
             conn,
             run.id,
             step_id,
             now,
+            only_if_no_memo=True,
             memo=memo,
             has_memo=True,
             position=len(run.stack),
             status=status,
             ended_at=now,
+            **step,
         )
+        if not recorded:
+            return  # recorded already: a step never gets two results
         run.stack.append(step_id)
         if step_id in run.pending:
             run.pending.remove(step_id)
         if not run.pending:
             run.force_plan = False
-            await jobs.enqueue(
+            jobs.enqueue(
                 conn,
                 kind=jobs.CALL,
                 run_id=run.id,
@@ -401,9 +401,9 @@ class StateMachine:
                 dedupe_key=f"{run.id}:discovery",
             )
 
-    async def finalize(
+    def finalize(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         run: RunState,
         status: str,
         *,
@@ -413,7 +413,7 @@ class StateMachine:
         """End a run, clear its queue and waits, and emit the lifecycle events."""
         now = time.time()
         run.status = status
-        await conn.execute(
+        conn.execute(
             update(runs)
             .where(runs.c.id == run.id)
             .values(
@@ -424,19 +424,19 @@ class StateMachine:
                 started_at=run.started_at,
             )
         )
-        await conn.execute(delete(jobs.jobs_table).where(jobs.jobs_table.c.run_id == run.id))
-        await conn.execute(delete(waits).where(waits.c.run_id == run.id))
-        await conn.execute(
+        conn.execute(delete(jobs.jobs_table).where(jobs.jobs_table.c.run_id == run.id))
+        conn.execute(delete(waits).where(waits.c.run_id == run.id))
+        conn.execute(
             steps.update()
             .where(steps.c.run_id == run.id, steps.c.has_memo.is_(False))
             .values(status="cancelled" if status == CANCELLED else "abandoned", ended_at=now)
         )
         log.info("run_finished", run_id=run.id, function_id=run.function_id, status=status)
-        await self._emit_lifecycle(conn, run, status, output, error)
+        self._emit_lifecycle(conn, run, status, output, error)
 
-    async def _emit_lifecycle(
+    def _emit_lifecycle(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         run: RunState,
         status: str,
         output: Any,
@@ -462,7 +462,7 @@ class StateMachine:
             emitted.append({"name": FAILED_EVT, "data": data, "id": run.id})
         elif status == CANCELLED:
             emitted.append({"name": CANCELLED_EVT, "data": data, "id": run.id})
-        await self.ingest(conn, emitted, internal=True)
+        self.ingest(conn, emitted, internal=True)
 
 
 def _concurrency_keys(fn: FunctionDef, event: Mapping[str, Any]) -> list[list[Any]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from . import jobs
 from .backoff import Backoff
@@ -44,8 +44,8 @@ class CallRecord:
     ended_at: float
 
 
-async def apply_outcome(
-    conn: AsyncConnection,
+def apply_outcome(
+    conn: Connection,
     machine: StateMachine,
     backoff: Backoff,
     run: RunState,
@@ -57,7 +57,7 @@ async def apply_outcome(
     if run.started_at is None:
         run.started_at = call.started_at
         if fn.finish_timeout_s is not None:
-            await jobs.enqueue(
+            jobs.enqueue(
                 conn,
                 kind=jobs.TIMEOUT,
                 run_id=run.id,
@@ -65,22 +65,22 @@ async def apply_outcome(
                 data={"which": "finish"},
             )
     if outcome.kind == "completed":
-        await _attempt(conn, call, None, "completed", outcome)
-        await jobs.delete_job(conn, call.job.id)
-        await machine.finalize(conn, run, COMPLETED, output=outcome.output)
+        _attempt(conn, call, None, "completed", outcome)
+        jobs.delete_job(conn, call.job.id)
+        machine.finalize(conn, run, COMPLETED, output=outcome.output)
         return
     if outcome.kind == "error":
-        await _on_error(conn, machine, backoff, run, fn, call, outcome)
+        _on_error(conn, machine, backoff, run, fn, call, outcome)
         return
-    await jobs.delete_job(conn, call.job.id)
+    jobs.delete_job(conn, call.job.id)
     handler = _OpHandler(conn, machine, backoff, run, fn, call, outcome)
-    await handler.handle_all()
+    handler.handle_all()
     if run.status == "Running":
-        await run.save(conn)
+        run.save(conn)
 
 
-async def _on_error(
-    conn: AsyncConnection,
+def _on_error(
+    conn: Connection,
     machine: StateMachine,
     backoff: Backoff,
     run: RunState,
@@ -97,10 +97,8 @@ async def _on_error(
             if outcome.retry_after is not None
             else backoff.delay(attempt)
         )
-        await _attempt(conn, call, step_id, "failed", outcome)
-        await jobs.reschedule(
-            conn, call.job.id, available_at=call.ended_at + delay, attempt=attempt + 1
-        )
+        _attempt(conn, call, step_id, "failed", outcome)
+        jobs.reschedule(conn, call.job.id, available_at=call.ended_at + delay, attempt=attempt + 1)
         log.info(
             "call_retrying",
             run_id=run.id,
@@ -110,13 +108,13 @@ async def _on_error(
             error=(outcome.error or {}).get("message"),
         )
         return
-    await _attempt(conn, call, step_id, "failed", outcome)
-    await jobs.delete_job(conn, call.job.id)
-    await machine.finalize(conn, run, FAILED, error=outcome.error)
+    _attempt(conn, call, step_id, "failed", outcome)
+    jobs.delete_job(conn, call.job.id)
+    machine.finalize(conn, run, FAILED, error=outcome.error)
 
 
-async def _attempt(
-    conn: AsyncConnection,
+def _attempt(
+    conn: Connection,
     call: CallRecord,
     step_id: str | None,
     status: str,
@@ -124,7 +122,7 @@ async def _attempt(
     error: Mapping[str, Any] | None = None,
 ) -> None:
     err = error if error is not None else outcome.error
-    await conn.execute(
+    conn.execute(
         attempts.insert().values(
             run_id=call.job.run_id,
             step_id=step_id,
@@ -144,7 +142,7 @@ class _OpHandler:
 
     def __init__(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         machine: StateMachine,
         backoff: Backoff,
         run: RunState,
@@ -156,7 +154,7 @@ class _OpHandler:
         self.run, self.fn, self.call, self.outcome = run, fn, call, outcome
         self.now = call.ended_at
 
-    async def handle_all(self) -> None:
+    def handle_all(self) -> None:
         ops = list(self.outcome.ops)
         if len(ops) > 1:
             self.run.force_plan = True
@@ -166,13 +164,13 @@ class _OpHandler:
             if op.get("op") in ASYNC_OPS and op["id"] not in self.run.pending:
                 self.run.pending.append(str(op["id"]))
         if not ops:
-            await self._fail_run("the app answered 206 with no ops")
+            self._fail_run("the app answered 206 with no ops")
         for op in ops:
             if self.run.status != "Running":
                 return
-            await self._handle(op)
+            self._handle(op)
 
-    async def _handle(self, op: Mapping[str, Any]) -> None:
+    def _handle(self, op: Mapping[str, Any]) -> None:
         kind = op.get("op")
         handler = {
             "StepRun": self._step_run,
@@ -185,15 +183,15 @@ class _OpHandler:
             "InvokeFunction": self._invoke,
         }.get(str(kind))
         if handler is None:
-            await self._fail_run(f"unsupported op '{kind}' from step '{_name(op)}'")
+            self._fail_run(f"unsupported op '{kind}' from step '{_name(op)}'")
             return
         try:
-            await handler(op)
+            handler(op)
         except (InvalidDurationError, KeyError, TypeError, ValueError) as exc:
-            await self._fail_run(f"invalid {kind} op for step '{_name(op)}': {exc}")
+            self._fail_run(f"invalid {kind} op for step '{_name(op)}': {exc}")
 
-    async def _step(self, op: Mapping[str, Any], **values: Any) -> None:
-        await upsert_step(
+    def _step(self, op: Mapping[str, Any], **values: Any) -> None:
+        upsert_step(
             self.conn,
             self.run.id,
             str(op["id"]),
@@ -203,41 +201,48 @@ class _OpHandler:
             **values,
         )
 
-    async def _step_run(self, op: Mapping[str, Any]) -> None:
-        await self._step(op)
-        await _attempt(self.conn, self.call, str(op["id"]), "completed", self.outcome)
-        await self.machine.record_memo(
+    def _step_run(self, op: Mapping[str, Any]) -> None:
+        _attempt(self.conn, self.call, str(op["id"]), "completed", self.outcome)
+        self.machine.record_memo(
             self.conn,
             self.run,
             str(op["id"]),
             {"data": op.get("data")},
             self.now,
             status="completed",
+            name=_name(op),
+            op=str(op["op"]),
         )
 
-    async def _step_failed(self, op: Mapping[str, Any]) -> None:
+    def _step_failed(self, op: Mapping[str, Any]) -> None:
         error = dict(op.get("error") or {"name": "Error", "message": "step failed"})
-        await self._step(op)
-        await _attempt(self.conn, self.call, str(op["id"]), "failed", self.outcome, error)
-        await self.machine.record_memo(
-            self.conn, self.run, str(op["id"]), {"error": error}, self.now, status="failed"
+        _attempt(self.conn, self.call, str(op["id"]), "failed", self.outcome, error)
+        self.machine.record_memo(
+            self.conn,
+            self.run,
+            str(op["id"]),
+            {"error": error},
+            self.now,
+            status="failed",
+            name=_name(op),
+            op=str(op["op"]),
         )
 
-    async def _step_error(self, op: Mapping[str, Any]) -> None:
+    def _step_error(self, op: Mapping[str, Any]) -> None:
         job = self.call.job
         error = dict(op.get("error") or {"name": "Error", "message": "step errored"})
         if self.outcome.no_retry or job.attempt + 1 >= self.fn.max_attempts:
-            await self._step_failed({**op, "error": error})
+            self._step_failed({**op, "error": error})
             return
-        await self._step(op, status="retrying")
+        self._step(op, status="retrying")
         # Retry the same request: re-add the job (it was deleted before dispatch).
         delay = (
             self.outcome.retry_after.total_seconds()
             if self.outcome.retry_after is not None
             else self.backoff.delay(job.attempt)
         )
-        await _attempt(self.conn, self.call, str(op["id"]), "failed", self.outcome, error)
-        await jobs.enqueue(
+        _attempt(self.conn, self.call, str(op["id"]), "failed", self.outcome, error)
+        jobs.enqueue(
             self.conn,
             kind=jobs.CALL,
             run_id=self.run.id,
@@ -254,9 +259,9 @@ class _OpHandler:
             error=error.get("message"),
         )
 
-    async def _planned(self, op: Mapping[str, Any]) -> None:
-        await self._step(op, status="planned")
-        await jobs.enqueue(
+    def _planned(self, op: Mapping[str, Any]) -> None:
+        self._step(op, status="planned")
+        jobs.enqueue(
             self.conn,
             kind=jobs.CALL,
             run_id=self.run.id,
@@ -265,17 +270,17 @@ class _OpHandler:
             dedupe_key=f"{self.run.id}:{op['id']}",
         )
 
-    async def _sleep(self, op: Mapping[str, Any]) -> None:
+    def _sleep(self, op: Mapping[str, Any]) -> None:
         wake = parse_sleep_until(op.get("name"), op.get("opts"), now_utc()).timestamp()
-        await self._step(op, status="sleeping", opts={"until": wake})
-        await self._resume_at(op, wake, None)
+        self._step(op, status="sleeping", opts={"until": wake})
+        self._resume_at(op, wake, None)
 
-    async def _wait(self, op: Mapping[str, Any]) -> None:
+    def _wait(self, op: Mapping[str, Any]) -> None:
         opts = op.get("opts") or {}
         expires = self.now + _timeout_s(opts.get("timeout"))
         event_name = str(opts.get("event") or op.get("name"))
-        await self._step(op, status="waiting", opts=dict(opts))
-        await self.conn.execute(
+        self._step(op, status="waiting", opts=dict(opts))
+        self.conn.execute(
             waits.insert().values(
                 run_id=self.run.id,
                 kind="wait",
@@ -286,21 +291,21 @@ class _OpHandler:
                 expires_at=expires,
             )
         )
-        await self._resume_at(op, expires, None)
+        self._resume_at(op, expires, None)
 
-    async def _invoke(self, op: Mapping[str, Any]) -> None:
+    def _invoke(self, op: Mapping[str, Any]) -> None:
         opts = op.get("opts") or {}
         target = str(opts.get("function_id", ""))
-        await self._step(op, status="waiting", opts={"function_id": target})
+        self._step(op, status="waiting", opts={"function_id": target})
         if self.machine.registry.get(target) is None:
             error = {"name": "Error", "message": f"invoked function '{target}' is not registered"}
-            await self.machine.record_memo(
+            self.machine.record_memo(
                 self.conn, self.run, str(op["id"]), {"error": error}, self.now, status="failed"
             )
             return
         expires = self.now + _timeout_s(opts.get("timeout"))
         correlation = f"{self.run.id}.{op['id']}"
-        await self.conn.execute(
+        self.conn.execute(
             waits.insert().values(
                 run_id=self.run.id,
                 kind="invoke",
@@ -311,7 +316,7 @@ class _OpHandler:
                 expires_at=expires,
             )
         )
-        await self._resume_at(op, expires, {"error": INVOKE_TIMEOUT_ERROR})
+        self._resume_at(op, expires, {"error": INVOKE_TIMEOUT_ERROR})
         payload = opts.get("payload") or {}
         data = dict(payload.get("data") or {})
         data["_inngest"] = {
@@ -321,10 +326,10 @@ class _OpHandler:
             "source_fn_id": self.fn.id,
             "source_app_id": self.fn.app_name,
         }
-        await self.machine.ingest(self.conn, [{"name": INVOKED, "data": data}], internal=True)
+        self.machine.ingest(self.conn, [{"name": INVOKED, "data": data}], internal=True)
 
-    async def _resume_at(self, op: Mapping[str, Any], at: float, memo: Any) -> None:
-        await jobs.enqueue(
+    def _resume_at(self, op: Mapping[str, Any], at: float, memo: Any) -> None:
+        jobs.enqueue(
             self.conn,
             kind=jobs.RESUME,
             run_id=self.run.id,
@@ -333,8 +338,8 @@ class _OpHandler:
             data={"step_id": str(op["id"]), "memo": memo},
         )
 
-    async def _fail_run(self, message: str) -> None:
-        await _attempt(
+    def _fail_run(self, message: str) -> None:
+        _attempt(
             self.conn,
             self.call,
             None,
@@ -342,7 +347,7 @@ class _OpHandler:
             self.outcome,
             {"name": "InvalidResponseError", "message": message},
         )
-        await self.machine.finalize(
+        self.machine.finalize(
             self.conn, self.run, FAILED, error={"name": "InvalidResponseError", "message": message}
         )
 

@@ -11,8 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, delete, select
 
 from .expressions import compile_expression
 from .functions import FunctionDef, Registration
@@ -46,17 +45,17 @@ class Registry:
                     yield fn
                     break
 
-    async def load(self, conn: AsyncConnection) -> None:
-        rows = (await conn.execute(select(functions.c.app_name, functions.c.config))).all()
+    def load(self, conn: Connection) -> None:
+        rows = (conn.execute(select(functions.c.app_name, functions.c.config))).all()
         self._functions = {
             d.id: d for d in (FunctionDef.from_config(r.app_name, r.config) for r in rows)
         }
 
-    async def save(self, conn: AsyncConnection, reg: Registration) -> bool:
+    def save(self, conn: Connection, reg: Registration) -> bool:
         """Store a sync; returns whether anything changed since the last one."""
         now = time.time()
         previous = (
-            await conn.execute(select(apps.c.checksum).where(apps.c.name == reg.app_name))
+            conn.execute(select(apps.c.checksum).where(apps.c.name == reg.app_name))
         ).scalar_one_or_none()
         values = {
             "url": reg.url,
@@ -70,12 +69,12 @@ class Registry:
             "error": None,
         }
         if previous is None:
-            await conn.execute(apps.insert().values(name=reg.app_name, **values))
+            conn.execute(apps.insert().values(name=reg.app_name, **values))
         else:
-            await conn.execute(apps.update().where(apps.c.name == reg.app_name).values(**values))
-        await conn.execute(delete(functions).where(functions.c.app_name == reg.app_name))
+            conn.execute(apps.update().where(apps.c.name == reg.app_name).values(**values))
+        conn.execute(delete(functions).where(functions.c.app_name == reg.app_name))
         if reg.functions:
-            await conn.execute(
+            conn.execute(
                 functions.insert(),
                 [
                     {
@@ -93,18 +92,16 @@ class Registry:
         self._functions.update({fn.id: fn for fn in reg.functions})
         return previous != reg.checksum
 
-    async def record_error(
-        self, conn: AsyncConnection, app_name: str, url: str, error: str
-    ) -> None:
+    def record_error(self, conn: Connection, app_name: str, url: str, error: str) -> None:
         """Remember a failed sync so the dashboard can show it."""
         existing = (
-            await conn.execute(select(apps.c.name).where(apps.c.name == app_name))
+            conn.execute(select(apps.c.name).where(apps.c.name == app_name))
         ).scalar_one_or_none()
         if existing is None:
-            await conn.execute(
+            conn.execute(
                 apps.insert().values(
                     name=app_name, url=url, checksum="", synced_at=time.time(), error=error
                 )
             )
         else:
-            await conn.execute(apps.update().where(apps.c.name == app_name).values(error=error))
+            conn.execute(apps.update().where(apps.c.name == app_name).values(error=error))

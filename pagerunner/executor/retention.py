@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, delete, select
 
 from .store.schema import attempts, events, flow_keys, runs, steps, waits
 
 __all__ = ["purge"]
 
 
-async def purge(conn: AsyncConnection, *, older_than: float) -> int:
+def purge(conn: Connection, *, older_than: float) -> int:
     """Delete runs that ended before `older_than` and events no live run needs."""
     old_runs = select(runs.c.id).where(runs.c.ended_at.is_not(None), runs.c.ended_at < older_than)
-    await conn.execute(delete(attempts).where(attempts.c.run_id.in_(old_runs)))
-    await conn.execute(delete(steps).where(steps.c.run_id.in_(old_runs)))
-    result = await conn.execute(
+    conn.execute(delete(attempts).where(attempts.c.run_id.in_(old_runs)))
+    conn.execute(delete(steps).where(steps.c.run_id.in_(old_runs)))
+    result = conn.execute(
         delete(runs).where(runs.c.ended_at.is_not(None), runs.c.ended_at < older_than)
     )
     live_events = select(runs.c.event_id)
-    await conn.execute(
+    conn.execute(
         delete(events).where(events.c.received_at < older_than, events.c.id.not_in(live_events))
     )
-    await conn.execute(delete(flow_keys).where(flow_keys.c.expires_at < older_than))
-    await conn.execute(delete(waits).where(waits.c.expires_at < older_than))
+    conn.execute(delete(flow_keys).where(flow_keys.c.expires_at < older_than))
+    conn.execute(delete(waits).where(waits.c.expires_at < older_than))
     return int(result.rowcount or 0)

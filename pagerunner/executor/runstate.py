@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, select
 
 from .store.schema import runs, steps
 
@@ -36,8 +35,8 @@ class RunState:
     def event(self) -> dict[str, Any]:
         return self.events[0]
 
-    async def save(self, conn: AsyncConnection) -> None:
-        await conn.execute(
+    def save(self, conn: Connection) -> None:
+        conn.execute(
             runs.update()
             .where(runs.c.id == self.id)
             .values(
@@ -49,9 +48,9 @@ class RunState:
         )
 
 
-async def load_run(conn: AsyncConnection, run_id: str, *, lock: bool = True) -> RunState | None:
+def load_run(conn: Connection, run_id: str, *, lock: bool = True) -> RunState | None:
     query = select(runs).where(runs.c.id == run_id)
-    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    row = (conn.execute(query.with_for_update() if lock else query)).first()
     if row is None:
         return None
     return RunState(
@@ -69,25 +68,33 @@ async def load_run(conn: AsyncConnection, run_id: str, *, lock: bool = True) -> 
     )
 
 
-async def upsert_step(
-    conn: AsyncConnection, run_id: str, step_id: str, now: float, **values: Any
-) -> None:
-    """Create or update one step row; `name`/`op` are only set when given."""
-    existing = (
-        await conn.execute(
-            select(steps.c.step_id).where(steps.c.run_id == run_id, steps.c.step_id == step_id)
-        )
+def upsert_step(
+    conn: Connection,
+    run_id: str,
+    step_id: str,
+    now: float,
+    *,
+    only_if_no_memo: bool = False,
+    **values: Any,
+) -> bool:
+    """Create or update one step row; returns False when `only_if_no_memo` found a memo."""
+    existing = conn.execute(
+        select(steps.c.has_memo).where(steps.c.run_id == run_id, steps.c.step_id == step_id)
     ).first()
     if existing is None:
         values.setdefault("name", step_id)
         values.setdefault("op", "Step")
         values.setdefault("status", "planned")
-        await conn.execute(
+        conn.execute(
             steps.insert().values(run_id=run_id, step_id=step_id, created_at=now, **values)
         )
-    elif values:
-        await conn.execute(
+        return True
+    if only_if_no_memo and existing.has_memo:
+        return False
+    if values:
+        conn.execute(
             steps.update()
             .where(steps.c.run_id == run_id, steps.c.step_id == step_id)
             .values(**values)
         )
+    return True

@@ -10,8 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, func, select
 
 from .errors import NotFoundError
 from .store.schema import apps, attempts, events, functions, runs, steps
@@ -57,23 +56,23 @@ def function_run(row: Any) -> dict[str, Any]:
     return data
 
 
-async def get_run(conn: AsyncConnection, run_id: str) -> dict[str, Any]:
-    row = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
+def get_run(conn: Connection, run_id: str) -> dict[str, Any]:
+    row = (conn.execute(select(runs).where(runs.c.id == run_id))).first()
     if row is None:
         raise NotFoundError(f"run '{run_id}' not found")
     return function_run(row)
 
 
-async def runs_for_event(conn: AsyncConnection, event_id: str) -> list[dict[str, Any]]:
-    exists = (await conn.execute(select(events.c.id).where(events.c.id == event_id))).first()
+def runs_for_event(conn: Connection, event_id: str) -> list[dict[str, Any]]:
+    exists = (conn.execute(select(events.c.id).where(events.c.id == event_id))).first()
     if exists is None:
         raise NotFoundError(f"event '{event_id}' not found")
-    rows = await conn.execute(select(runs).where(runs.c.event_id == event_id).order_by(runs.c.id))
+    rows = conn.execute(select(runs).where(runs.c.event_id == event_id).order_by(runs.c.id))
     return [function_run(r) for r in rows]
 
 
-async def list_runs(
-    conn: AsyncConnection,
+def list_runs(
+    conn: Connection,
     *,
     status: Sequence[str] = (),
     function_id: str | None = None,
@@ -94,23 +93,19 @@ async def list_runs(
         query = query.where(runs.c.queued_at < until)
     if cursor:
         query = query.where(runs.c.id < cursor)
-    rows = (await conn.execute(query.order_by(runs.c.id.desc()).limit(limit + 1))).all()
+    rows = (conn.execute(query.order_by(runs.c.id.desc()).limit(limit + 1))).all()
     page = [function_run(r) for r in rows[:limit]]
     return page, (rows[limit - 1].id if len(rows) > limit else None)
 
 
-async def run_steps(conn: AsyncConnection, run_id: str) -> list[dict[str, Any]]:
+def run_steps(conn: Connection, run_id: str) -> list[dict[str, Any]]:
     """Each step of a run in execution order, with every attempt."""
-    await get_run(conn, run_id)
+    get_run(conn, run_id)
     step_rows = (
-        await conn.execute(
-            select(steps).where(steps.c.run_id == run_id).order_by(steps.c.created_at)
-        )
+        conn.execute(select(steps).where(steps.c.run_id == run_id).order_by(steps.c.created_at))
     ).all()
     attempt_rows = (
-        await conn.execute(
-            select(attempts).where(attempts.c.run_id == run_id).order_by(attempts.c.id)
-        )
+        conn.execute(select(attempts).where(attempts.c.run_id == run_id).order_by(attempts.c.id))
     ).all()
     by_step: dict[str | None, list[dict[str, Any]]] = {}
     for a in attempt_rows:
@@ -152,18 +147,18 @@ def _step(s: Any, step_attempts: list[dict[str, Any]]) -> dict[str, Any]:
     return data
 
 
-async def list_events(
-    conn: AsyncConnection, *, name: str | None = None, cursor: str | None = None, limit: int = 50
+def list_events(
+    conn: Connection, *, name: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> tuple[list[dict[str, Any]], str | None]:
     query = select(events)
     if name:
         query = query.where(events.c.name == name)
     if cursor:
         query = query.where(events.c.id < cursor)
-    rows = (await conn.execute(query.order_by(events.c.id.desc()).limit(limit + 1))).all()
+    rows = (conn.execute(query.order_by(events.c.id.desc()).limit(limit + 1))).all()
     run_counts: dict[str, int] = dict(
         (
-            await conn.execute(
+            conn.execute(
                 select(runs.c.event_id, func.count())
                 .where(runs.c.event_id.in_([r.id for r in rows[:limit]]))
                 .group_by(runs.c.event_id)
@@ -186,13 +181,13 @@ async def list_events(
     return page, (rows[limit - 1].id if len(rows) > limit else None)
 
 
-async def list_functions(conn: AsyncConnection) -> list[dict[str, Any]]:
-    rows = await conn.execute(select(functions).order_by(functions.c.id))
+def list_functions(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(functions).order_by(functions.c.id))
     return [{"id": r.id, "app": r.app_name, "name": r.name, "config": r.config} for r in rows]
 
 
-async def list_apps(conn: AsyncConnection) -> list[dict[str, Any]]:
-    rows = await conn.execute(select(apps).order_by(apps.c.name))
+def list_apps(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(apps).order_by(apps.c.name))
     return [
         {
             "name": r.name,

@@ -1,0 +1,182 @@
+"""The executor's transactions: each function is one database transaction.
+
+They run in a worker thread through `Database.read`/`Database.write`, so each
+is plain synchronous code over a SQLAlchemy `Connection`. The engine decides
+when to run them; the state machine and `apply_outcome` decide what changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from . import jobs
+from .backoff import Backoff
+from .calls import CallOutcome
+from .errors import ConflictError, NotFoundError
+from .flow import evaluate_key, gcra_reserve
+from .functions import FunctionDef
+from .machine import Skipped, StateMachine
+from .outcomes import CallRecord, apply_outcome
+from .registry import Registry
+from .runstate import CANCELLED, FAILED, RUNNING, RunState, load_run
+from .store.schema import runs, steps, waits
+
+__all__ = [
+    "apply_call",
+    "cancel",
+    "claim_due",
+    "fail_unregistered",
+    "load_call_state",
+    "rerun",
+    "reserve_throttle",
+    "run_ids_for_event",
+    "run_row",
+    "run_timer",
+]
+
+
+def claim_due(
+    conn: Connection, now: float, exclude: Collection[int], limit: int
+) -> tuple[list[jobs.Job], float | None]:
+    """Due jobs not already claimed, and when the next unclaimed one is due."""
+    due = jobs.due_jobs(conn, now=now, exclude=exclude, limit=limit) if limit > 0 else []
+    next_at = jobs.next_due_at(conn, exclude={*exclude, *(j.id for j in due)})
+    return due, next_at
+
+
+def load_call_state(conn: Connection, run_id: str) -> tuple[RunState | None, list[Any]]:
+    """The run and its memos (in stack order), as the next call must send them."""
+    run = load_run(conn, run_id, lock=False)
+    if run is None:
+        return None, []
+    memo_rows = conn.execute(
+        select(steps.c.step_id, steps.c.memo)
+        .where(steps.c.run_id == run_id, steps.c.has_memo.is_(True))
+        .order_by(steps.c.position)
+    ).all()
+    return run, list(memo_rows)
+
+
+def fail_unregistered(conn: Connection, machine: StateMachine, run_id: str, fn_id: str) -> None:
+    run = load_run(conn, run_id)
+    if run is not None and run.status == RUNNING:
+        machine.finalize(
+            conn,
+            run,
+            FAILED,
+            error={
+                "name": "FunctionNotFoundError",
+                "message": f"function '{fn_id}' is not registered (re-sync the app?)",
+            },
+        )
+
+
+def reserve_throttle(
+    conn: Connection, job: jobs.Job, event: Mapping[str, Any], fn: FunctionDef, now: float
+) -> bool:
+    """Reserve the run's start slot; returns True when the start was postponed."""
+    throttle = fn.throttle
+    assert throttle is not None
+    start_at = gcra_reserve(
+        conn,
+        f"throttle:{fn.id}:{evaluate_key(throttle.key, event)}",
+        limit=throttle.limit,
+        period_s=throttle.period_s,
+        burst=throttle.burst,
+        now=now,
+    )
+    jobs.reschedule(conn, job.id, available_at=max(now, start_at), data={"throttled": True})
+    return start_at > now
+
+
+def apply_call(
+    conn: Connection,
+    machine: StateMachine,
+    backoff: Backoff,
+    fn: FunctionDef,
+    record: CallRecord,
+    outcome: CallOutcome,
+) -> None:
+    """Record what a call returned, unless the run ended while it was in flight."""
+    run = load_run(conn, str(record.job.run_id))
+    if run is None or run.status != RUNNING:
+        jobs.delete_job(conn, record.job.id)
+        return
+    apply_outcome(conn, machine, backoff, run, fn, record, outcome)
+
+
+def run_timer(conn: Connection, machine: StateMachine, job: jobs.Job) -> None:
+    """Jobs that need no call: wake-ups, timeouts and debounce firings."""
+    if not jobs.delete_job(conn, job.id):
+        return  # cancelled since it was claimed (a debounce re-armed, a run started)
+    data = job.data or {}
+    now = time.time()
+    if job.kind == jobs.DEBOUNCE:
+        machine.fire_debounce(conn, str(data["key"]), now)
+        return
+    run = load_run(conn, str(job.run_id))
+    if run is None or run.status != RUNNING:
+        return
+    if job.kind == jobs.RESUME:
+        step_id = str(data["step_id"])
+        conn.execute(waits.delete().where(waits.c.run_id == run.id, waits.c.step_id == step_id))
+        machine.record_memo(conn, run, step_id, data.get("memo"), now, status="completed")
+        run.save(conn)
+    elif job.kind == jobs.TIMEOUT:
+        which = data.get("which")
+        if which == "finish" or run.started_at is None:
+            machine.finalize(
+                conn,
+                run,
+                CANCELLED,
+                error={
+                    "name": "FunctionCancelledError",
+                    "message": f"function cancelled ({which} timeout)",
+                },
+            )
+
+
+def cancel(conn: Connection, machine: StateMachine, run_id: str) -> None:
+    run = load_run(conn, run_id)
+    if run is None:
+        raise NotFoundError(f"run '{run_id}' not found")
+    if run.status == RUNNING:
+        machine.finalize(
+            conn,
+            run,
+            CANCELLED,
+            error={
+                "name": "FunctionCancelledError",
+                "message": "function cancelled (API)",
+            },
+        )
+
+
+def rerun(conn: Connection, machine: StateMachine, registry: Registry, run_id: str) -> str:
+    """A new run of the same function from the same event(s); returns its id."""
+    row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+    if row is None:
+        raise NotFoundError(f"run '{run_id}' not found")
+    fn = registry.get(row.function_id)
+    if fn is None:
+        raise NotFoundError(f"function '{row.function_id}' is no longer registered")
+    created = machine.create_run(
+        conn, fn, list(row.events), row.event_id, now=time.time(), original_run_id=run_id
+    )
+    if isinstance(created, Skipped):  # only a singleton can refuse a rerun
+        raise ConflictError(f"rerun of '{run_id}' refused: {created.reason}")
+    return created
+
+
+def run_row(conn: Connection, run_id: str) -> Mapping[str, Any] | None:
+    row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def run_ids_for_event(conn: Connection, event_id: str) -> Sequence[str]:
+    rows = conn.execute(select(runs.c.id).where(runs.c.event_id == event_id).order_by(runs.c.id))
+    return list(rows.scalars().all())
