@@ -21,7 +21,7 @@ from . import jobs, transitions
 from .calls import CallOutcome, build_request, call_url, interpret
 from .config import ExecutorConfig
 from .errors import RegistrationError, TransportError
-from .functions import parse_registration
+from .functions import FunctionDef, parse_registration
 from .lease import LeaderLease
 from .machine import StateMachine
 from .outcomes import CallRecord
