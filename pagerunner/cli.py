@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 
-from .executor import Backoff, ExecutorConfig, running_executor
+from . import cli_queries
+from .executor import Backoff, ExecutorConfig, running_executor, serve_http
 from .logging import configure_logging
+from .sources.simulator import Simulator, SimulatorConfig
 
 __all__ = ["app", "main"]
 
@@ -105,6 +107,63 @@ async def _run_executor(config: ExecutorConfig, host: str, port: int) -> None:
         await _until_signalled()
 
 
+@app.command("demo-api")
+def demo_api(
+    port: Annotated[int, typer.Option(help="Port of the simulated API.", min=1, max=65535)] = 8099,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind. /_admin/* has no authentication.")
+    ] = "127.0.0.1",
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-k",
+            "--key",
+            help="An accepted API key (repeatable).",
+            show_default="demo-key",
+        ),
+    ] = None,
+    page_size: Annotated[
+        int, typer.Option(help="Results per page when a request does not say.", min=1, max=100)
+    ] = 20,
+    total: Annotated[
+        int, typer.Option(help="Results per query without a total:N token in q.", min=0)
+    ] = 95,
+    latency: Annotated[
+        float, typer.Option(help="Seconds added to every search answer.", min=0.0)
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the faults' random draws.")] = 0,
+    admin: Annotated[
+        bool, typer.Option("--admin/--no-admin", help="Serve /_admin/* (faults, limits, stats).")
+    ] = True,
+    log_level: LogLevel = "info",
+) -> None:
+    """Run the simulated provider API: paginated search with faults and limits on demand."""
+    configure_logging(log_level)
+    try:
+        config = SimulatorConfig(
+            api_keys=tuple(key or ("demo-key",)),
+            page_size=page_size,
+            total_results=total,
+            latency_s=latency,
+            seed=seed,
+            admin=admin,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if admin and host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo("warning: /_admin/* is open to anyone who can reach this host", err=True)
+    asyncio.run(_run_demo_api(config, host, port))
+
+
+async def _run_demo_api(config: SimulatorConfig, host: str, port: int) -> None:
+    simulator = Simulator(config)
+    async with serve_http(simulator.app, host=host, port=port):
+        typer.echo(
+            f"simulated provider on http://{host}:{port}/v1/search (Ctrl-C to stop)", err=True
+        )
+        await _until_signalled()
+
+
 async def _until_signalled() -> None:
     """Wait for SIGINT or SIGTERM; the caller's context managers then stop cleanly."""
     stop = asyncio.Event()
@@ -116,6 +175,12 @@ async def _until_signalled() -> None:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+app.command()(cli_queries.serve)
+app.command()(cli_queries.run)
+app.command()(cli_queries.export)
+app.add_typer(cli_queries.queries_app, name="queries")
 
 
 def main() -> None:

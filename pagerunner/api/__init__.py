@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI). Routes are thin: validate, call the domain, map errors."""

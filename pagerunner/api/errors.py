@@ -1,0 +1,45 @@
+"""The one place where domain errors become HTTP answers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ..queries.model import InvalidTransition, QueryError, QueryNotFound
+from ..sources.base import BadRequestError
+from .services import SchedulingError
+
+__all__ = ["install_error_handlers", "validation_error"]
+
+
+def validation_error(field: str, message: str) -> JSONResponse:
+    """A 422 in FastAPI's own shape, naming the field (`params.q` -> body.params.q)."""
+    loc = ["body", *field.split(".")]
+    return JSONResponse(
+        {"detail": [{"loc": loc, "msg": message, "type": "value_error"}]}, status_code=422
+    )
+
+
+def _source_error(_request: Request, exc: Exception) -> JSONResponse:
+    field, _, message = str(exc).partition(": ")
+    if not message:
+        field, message = "params", str(exc)
+    return validation_error(field, message)
+
+
+def _query_error(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, QueryNotFound):
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+    if isinstance(exc, InvalidTransition):
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+    return JSONResponse({"detail": f"storage error: {exc}"}, status_code=503)
+
+
+def _scheduling_error(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=503)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(BadRequestError, _source_error)
+    app.add_exception_handler(QueryError, _query_error)
+    app.add_exception_handler(SchedulingError, _scheduling_error)

@@ -1,0 +1,154 @@
+"""`/api/queries`: run, inspect, pause, resume, cancel and export queries."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...queries.model import QueryStatus
+from ..deps import ServicesDep
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/queries", tags=["queries"])
+
+
+class RunQuery(BaseModel):
+    """A query to run: which source, its parameters, and an optional page cap."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=100, examples=["demo"])
+    params: dict[str, Any] = Field(
+        default_factory=dict, examples=[{"q": "coffee", "location": "Austin, TX"}]
+    )
+    max_pages: int | None = Field(None, ge=1, le=100_000)
+
+
+@router.post("/run", status_code=status.HTTP_202_ACCEPTED, summary="Start a query")
+async def run_query(body: RunQuery, services: ServicesDep) -> dict[str, Any]:
+    source = services.sources.get(body.source)
+    params = source.validate_params(body.params)
+    query = await services.store.create(body.source, params, max_pages=body.max_pages)
+    await services.schedule(query)
+    return {"id": query.id, "status": query.status.value}
+
+
+@router.get("", summary="List queries, newest first")
+async def list_queries(
+    services: ServicesDep,
+    status_filter: Annotated[QueryStatus | None, Query(alias="status")] = None,
+    source: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    queries, total = await services.store.list(
+        status=status_filter.value if status_filter else None,
+        source=source,
+        limit=limit,
+        offset=offset,
+    )
+    return {
+        "items": [q.to_json() for q in queries],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get("/{query_id}", summary="One query: status, progress, error, checkpoint")
+async def get_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
+    return (await services.store.get(query_id)).to_json()
+
+
+@router.post(
+    "/{query_id}/resume",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Continue a paused, failed or cancelled query from its checkpoint",
+)
+async def resume_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
+    query = await services.store.resume(query_id)
+    await services.schedule(query)
+    return query.to_json()
+
+
+@router.post(
+    "/{query_id}/pause",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Pause after the page in flight",
+)
+async def pause_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
+    return (await services.store.request_pause(query_id)).to_json()
+
+
+@router.post(
+    "/{query_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Cancel; records fetched so far are kept",
+)
+async def cancel_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
+    query = await services.store.cancel(query_id)
+    await services.stop_run(query)
+    return query.to_json()
+
+
+@router.get("/{query_id}/pages", summary="The page log")
+async def query_pages(query_id: str, services: ServicesDep) -> dict[str, Any]:
+    pages = await services.store.pages(query_id)
+    return {"items": [p.to_json() for p in pages]}
+
+
+@router.get("/{query_id}/results", summary="Records (paged JSON, or CSV / NDJSON export)")
+async def query_results(
+    query_id: str,
+    services: ServicesDep,
+    format: Literal["json", "csv", "ndjson"] = "json",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    query = await services.store.get(query_id)
+    if format == "json":
+        items, total = await services.store.results(query_id, limit=limit, offset=offset)
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+    rows = services.store.iter_results(query_id)
+    filename = f"{query.source}-{query.id}.{format}"
+    headers = {"content-disposition": f'attachment; filename="{filename}"'}
+    if format == "ndjson":
+        return StreamingResponse(_ndjson(rows), media_type="application/x-ndjson", headers=headers)
+    return StreamingResponse(_csv(rows), media_type="text/csv", headers=headers)
+
+
+async def _ndjson(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    async for row in rows:
+        yield (json.dumps(row, separators=(",", ":"), default=str) + "\n").encode()
+
+
+async def _csv(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """Columns: key, page, then the first record's fields; nested values as JSON."""
+    columns: list[str] | None = None
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    async for row in rows:
+        data = row.get("data") or {}
+        if columns is None:
+            columns = list(data)
+            writer.writerow(["key", "page", *columns])
+        writer.writerow([row["key"], row.get("page"), *(_cell(data.get(c)) for c in columns)])
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)

@@ -1,0 +1,66 @@
+"""What the routes need, built once per app: store, sources, the Inngest client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import inngest
+import structlog
+
+from ..functions import CANCEL_EVENT, EXECUTE_EVENT
+from ..queries.model import Query
+from ..queries.store import QueryStore
+from ..settings import Settings
+from ..sources.registry import SourceRegistry
+
+__all__ = ["SchedulingError", "Services"]
+
+log = structlog.get_logger("pagerunner.api")
+
+
+class SchedulingError(Exception):
+    """The engine did not accept the event; the query stays as it is."""
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: QueryStore
+    sources: SourceRegistry
+    client: inngest.Inngest
+
+    async def schedule(self, query: Query) -> None:
+        """Ask the engine to run the query; the event id makes a re-send harmless."""
+        event = inngest.Event(
+            name=EXECUTE_EVENT, data={"queryId": query.id}, id=f"{query.id}:{query.runs}"
+        )
+        try:
+            await self.client.send(event)
+        except Exception as exc:  # the SDK raises its own error types for transport failures
+            log.error("schedule_failed", queryId=query.id, error=str(exc))
+            raise SchedulingError(
+                f"query {query.id} is saved but the engine did not accept it ({exc}); "
+                "it will be scheduled again when pagerunner restarts"
+            ) from exc
+
+    async def stop_run(self, query: Query) -> None:
+        try:
+            await self.client.send(inngest.Event(name=CANCEL_EVENT, data={"queryId": query.id}))
+        except Exception as exc:
+            log.warning("cancel_event_failed", queryId=query.id, error=str(exc))
+
+    async def reschedule_pending(self) -> int:
+        """Re-send the event of every pending query (after a crash between save and send)."""
+        count = 0
+        offset = 0
+        while True:
+            queries, _ = await self.store.list(status="pending", limit=200, offset=offset)
+            for query in queries:
+                try:
+                    await self.schedule(query)
+                    count += 1
+                except SchedulingError:
+                    return count
+            if len(queries) < 200:
+                return count
+            offset += 200

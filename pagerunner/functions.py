@@ -1,0 +1,193 @@
+"""The Inngest client and the `execute-query` function.
+
+This is the only module that joins queries and sources into a durable loop.
+Each page is one step that fetches the page *and* stores its records, progress
+and next checkpoint in one transaction; re-running a page step after it
+committed changes nothing. Between pages the function sleeps durably.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import time
+from typing import Any
+
+import inngest
+import structlog
+
+from .queries.model import InvalidTransition, QueryNotRunning, QueryStatus
+from .queries.store import QueryStore
+from .settings import Settings
+from .sources.base import RateLimitedError, SourceError, TransientError
+from .sources.registry import SourceRegistry
+
+__all__ = ["CANCEL_EVENT", "EXECUTE_EVENT", "QueryRunner", "create_client", "create_functions"]
+
+log = structlog.get_logger("pagerunner.functions")
+
+EXECUTE_EVENT = "query/execute.requested"
+CANCEL_EVENT = "query/execute.cancelled"
+FUNCTION_ID = "execute-query"
+STEP_RETRIES = 3
+
+
+def create_client(settings: Settings) -> inngest.Inngest:
+    """The SDK client: the embedded executor by default, a real Inngest when configured."""
+    if settings.engine == "embedded":
+        origin = settings.executor_origin
+        return inngest.Inngest(
+            app_id=settings.app_id,
+            is_production=False,
+            api_base_url=origin,
+            event_api_base_url=origin,
+        )
+    # The SDK reads INNGEST_DEV / INNGEST_EVENT_KEY / INNGEST_SIGNING_KEY itself.
+    return inngest.Inngest(app_id=settings.app_id)
+
+
+class QueryRunner:
+    """The step bodies of execute-query: each is safe to run more than once."""
+
+    def __init__(self, store: QueryStore, sources: SourceRegistry, settings: Settings) -> None:
+        self.store = store
+        self.sources = sources
+        self.settings = settings
+
+    async def start(self, query_id: str, run_id: str) -> dict[str, Any]:
+        query = await self.store.start(query_id, run_id)
+        if query.status != QueryStatus.RUNNING or query.run_id != run_id:
+            return {"go": False, "status": query.status.value}
+        log.info(
+            "query_starting", queryId=query_id, source=query.source, page=query.checkpoint.page
+        )
+        delay = self.sources.get(query.source).page_delay_s
+        return {
+            "go": True,
+            "page": query.checkpoint.page,
+            "delay_s": delay,
+            "exhausted": query.exhausted,
+        }
+
+    async def page(self, query_id: str, page_number: int) -> dict[str, Any]:
+        """Fetch one page and store it; returns what the loop should do next."""
+        query = await self.store.get(query_id)
+        if query.status != QueryStatus.RUNNING:
+            return {"next": "stop", "status": query.status.value}
+        if query.checkpoint.page != page_number:  # committed before: this is a re-run
+            return {"next": "done" if query.exhausted else "continue"}
+        source = self.sources.get(query.source)
+        started = time.perf_counter()
+        try:
+            page = await source.fetch_page(
+                query.params, query.checkpoint, self.sources.credentials(query.source)
+            )
+        except TransientError:
+            raise  # the SDK retries the step with backoff
+        except RateLimitedError as exc:
+            return await self._rate_limited(query_id, exc)
+        except SourceError as exc:
+            await self.store.fail(query_id, exc.code, exc.message)
+            log.warning("query_failed", queryId=query_id, error=exc.message, errorCode=exc.code)
+            return {"next": "stop", "status": "failed"}
+        duration_ms = round((time.perf_counter() - started) * 1000)
+        try:
+            saved = await self.store.save_page(
+                query_id,
+                page_number,
+                page,
+                cursor_in=query.checkpoint.cursor,
+                duration_ms=duration_ms,
+            )
+        except QueryNotRunning:  # cancelled or paused while the page was in flight
+            return {"next": "stop", "status": (await self.store.get(query_id)).status.value}
+        log.info(
+            "page_executed",
+            queryId=query_id,
+            pageNumber=page_number,
+            insertedCount=saved.inserted,
+            records=saved.records,
+        )
+        if saved.query.pause_requested and saved.has_more:
+            await self.store.pause(query_id, "paused by request", "resume to continue")
+            return {"next": "stop", "status": "paused"}
+        return {"next": "continue" if saved.has_more else "done", "inserted": saved.inserted}
+
+    async def _rate_limited(self, query_id: str, exc: RateLimitedError) -> dict[str, Any]:
+        wait = exc.retry_after_s
+        if wait is not None and wait <= self.settings.max_rate_limit_wait_s:
+            log.info("rate_limited_waiting", queryId=query_id, wait_s=wait)
+            return {"next": "wait", "wait_s": max(wait, 1.0)}
+        hint = f"retry after {round(wait)} s" if wait is not None else "resume later"
+        await self.store.pause(query_id, f"rate limited by the provider: {exc.message}", hint)
+        log.warning("query_paused", queryId=query_id, reason=exc.message)
+        return {"next": "stop", "status": "paused"}
+
+    async def complete(self, query_id: str) -> dict[str, Any]:
+        try:
+            query = await self.store.complete(query_id)
+        except InvalidTransition:
+            return {"status": (await self.store.get(query_id)).status.value}
+        log.info(
+            "query_completed",
+            queryId=query_id,
+            pages=query.pages_fetched,
+            inserted=query.records_inserted,
+        )
+        return {"status": query.status.value}
+
+    async def fail(self, query_id: str, message: str) -> dict[str, Any]:
+        with contextlib.suppress(InvalidTransition):
+            await self.store.fail(query_id, "transient_error", message)
+        log.warning("query_failed", queryId=query_id, error=message, errorCode="transient_error")
+        return {"status": "failed"}
+
+
+def create_functions(client: inngest.Inngest, runner: QueryRunner) -> list[inngest.Function[Any]]:
+    @client.create_function(
+        fn_id=FUNCTION_ID,
+        name="Execute query",
+        trigger=inngest.TriggerEvent(event=EXECUTE_EVENT),
+        retries=STEP_RETRIES,
+        concurrency=[inngest.Concurrency(limit=1, key="event.data.queryId")],
+        cancel=[
+            inngest.Cancel(event=CANCEL_EVENT, if_exp="async.data.queryId == event.data.queryId")
+        ],
+    )
+    async def execute_query(ctx: inngest.Context) -> dict[str, Any]:
+        query_id = str(ctx.event.data["queryId"])
+        begin = await ctx.step.run("start", runner.start, query_id, ctx.run_id)
+        if not begin["go"]:
+            return {"queryId": query_id, "status": begin["status"], "skipped": True}
+        return await _page_loop(ctx, runner, query_id, begin)
+
+    return [execute_query]
+
+
+async def _page_loop(
+    ctx: inngest.Context, runner: QueryRunner, query_id: str, begin: dict[str, Any]
+) -> dict[str, Any]:
+    page_number, waits = int(begin["page"]), 0
+    while not begin["exhausted"]:
+        try:
+            result = await ctx.step.run(f"page-{page_number}", runner.page, query_id, page_number)
+        except inngest.StepError as err:  # retries exhausted on a transient error
+            return await ctx.step.run("fail", runner.fail, query_id, err.message)
+        if result["next"] == "wait":
+            waits += 1
+            await ctx.step.sleep(
+                f"rate-limit-wait-{page_number}-{waits}",
+                datetime.timedelta(seconds=float(result["wait_s"])),
+            )
+            continue
+        if result["next"] == "stop":
+            return {"queryId": query_id, "status": result["status"]}
+        if result["next"] == "done":
+            break
+        page_number += 1
+        if begin["delay_s"] > 0:
+            await ctx.step.sleep(
+                f"delay-{page_number}", datetime.timedelta(seconds=float(begin["delay_s"]))
+            )
+    final = await ctx.step.run("complete", runner.complete, query_id)
+    return {"queryId": query_id, **final}

@@ -1,0 +1,162 @@
+"""Connection to the query store: SQLite (WAL) by default, PostgreSQL by URL.
+
+Only this module builds engines; database errors become `StoreError` here.
+
+A transaction is a plain function of a SQLAlchemy `Connection`, run whole in a
+worker thread: `await db.write(fn)`, `await db.read(fn)`. Each await costs one
+hop between the event loop and a thread, however many statements the function
+runs. (Through aiosqlite every statement costs three or four hops, cursor,
+execute, fetch, close, which capped a page write at about 18,000 records/s; this
+way it is several times faster. See docs/benchmarks.md.)
+
+SQLite gets one writer thread with one connection that opens transactions with
+`BEGIN IMMEDIATE`, so writers queue in-process instead of fighting over the file
+lock, plus a few reader threads (WAL: readers never block the writer).
+PostgreSQL gets a connection pool and as many threads.
+
+The pragmas are the executor's (`pagerunner.executor.store.database`), copied
+rather than imported: `queries` must not depend on the executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import QueuePool
+
+from .model import StoreError
+
+__all__ = ["Database", "sqlite_pragmas", "sync_url"]
+
+T = TypeVar("T")
+
+_SYNC_DRIVERS = {
+    "sqlite+aiosqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+asyncpg": "postgresql+psycopg",
+}
+_SQLITE_READERS = 4
+_POSTGRES_POOL = 10
+
+
+def sync_url(url: str) -> str:
+    """A SQLAlchemy URL for a user-facing database URL or a file path.
+
+    File paths and `sqlite` URLs become `sqlite:///` (the standard library
+    driver); `postgres(ql)` URLs become `postgresql+psycopg://`.
+    """
+    if "://" not in url:  # a bare file path
+        return f"sqlite:///{url}"
+    parsed = make_url(url)
+    driver = _SYNC_DRIVERS.get(parsed.drivername, parsed.drivername)
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
+    """Set SQLite up for concurrency on every new connection of `engine`."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take over transaction control from the driver (SQLAlchemy's recipe).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _describe(exc: SQLAlchemyError) -> str:
+    # The driver's own error, first line only: SQLAlchemy's text repeats the
+    # statement and its parameters (a whole page of records).
+    orig = getattr(exc, "orig", None)
+    cause: BaseException = orig if isinstance(orig, BaseException) else exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0] if text else ''}"
+
+
+def _in_transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:
+    try:
+        with engine.begin() as conn:
+            return fn(conn)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database error: {_describe(exc)}") from exc
+
+
+class Database:
+    """The query store's database: transactions run as functions in worker threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = sync_url(url)
+        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self._writer = self._sqlite_engine(immediate=True, pool_size=1)
+            self._reader = self._sqlite_engine(immediate=False, pool_size=_SQLITE_READERS)
+            self._write_threads = ThreadPoolExecutor(1, thread_name_prefix="pr-db-write")
+            self._read_threads = ThreadPoolExecutor(
+                _SQLITE_READERS, thread_name_prefix="pr-db-read"
+            )
+        else:
+            self._writer = create_engine(
+                self.url,
+                pool_size=_POSTGRES_POOL,
+                max_overflow=0,
+                pool_pre_ping=True,
+                # No server-side prepared statements: a generic plan for the record
+                # lookup (`record_key IN (...)`) scanned a whole source, ten times slower.
+                connect_args={"prepare_threshold": None},
+            )
+            self._reader = self._writer
+            self._write_threads = ThreadPoolExecutor(_POSTGRES_POOL, thread_name_prefix="pr-db")
+            self._read_threads = self._write_threads
+
+    def _sqlite_engine(self, *, immediate: bool, pool_size: int) -> Engine:
+        engine = create_engine(
+            self.url,
+            poolclass=QueuePool,
+            pool_size=pool_size,
+            max_overflow=0,
+            connect_args={"timeout": 30, "check_same_thread": False},
+        )
+        sqlite_pragmas(engine, immediate=immediate)
+        return engine
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn` in a write transaction: committed on return, rolled back if it raises."""
+        return await self._run(self._write_threads, self._writer, fn)
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn` in a read transaction (a consistent snapshot)."""
+        return await self._run(self._read_threads, self._reader, fn)
+
+    async def _run(
+        self, threads: ThreadPoolExecutor, engine: Engine, fn: Callable[[Connection], T]
+    ) -> T:
+        # If the awaiting task is cancelled, the transaction still finishes in its
+        # thread, committed or rolled back as a whole.
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(threads, functools.partial(_in_transaction, engine, fn))
+
+    async def close(self) -> None:
+        """Finish the transactions in flight and close every connection."""
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        self._write_threads.shutdown(wait=True)
+        self._read_threads.shutdown(wait=True)
+        self._writer.dispose()
+        if self._reader is not self._writer:
+            self._reader.dispose()

@@ -1,0 +1,266 @@
+"""Record and page rows: the de-duplicating bulk write of a page, and reading results back.
+
+Functions here take an open (synchronous) connection and do one job inside the
+caller's transaction; `QueryStore` decides when and in which transaction, and
+runs it in a database thread (see `database.py`). A page's records are written
+with a constant number of statements, whatever their number:
+
+1. one `SELECT` for the ids of the page's keys that are already stored;
+2. one multi-row `INSERT .. ON CONFLICT (source, record_key) DO NOTHING RETURNING id`
+   of the others: the rows returned are the records new to the store (a key a
+   concurrent transaction stored first is not returned, and is looked up again);
+3. one multi-row `INSERT .. ON CONFLICT DO NOTHING` of the query-record links
+   (a record the query saw on an earlier page keeps its first link).
+
+Keys are sorted before the insert, so two transactions writing overlapping pages
+on PostgreSQL take row locks in the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, Select, bindparam, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.schema import Table
+
+from pagerunner.sources.base import Record
+
+from .model import PageLog
+from .schema import pages, query_records, records
+
+__all__ = [
+    "ResultKey",
+    "count_results",
+    "insert_page_log",
+    "page_logs",
+    "result_batch",
+    "result_rows",
+    "stored_page",
+    "write_records",
+]
+
+#: Where a result sits in its query: (page number, position in the page).
+ResultKey = tuple[int, int]
+
+# Keys per `IN (...)` list: far below SQLite's limit on bound parameters.
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The page-write statements of one dialect, built once (SQLAlchemy caches their SQL)."""
+
+    insert_records: Insert  # .. ON CONFLICT (source, record_key) DO NOTHING RETURNING
+    select_ids: Select[Any]
+    insert_links: Insert  # .. ON CONFLICT DO NOTHING RETURNING
+
+
+@functools.cache
+def _statements(dialect: str) -> _Statements:
+    if dialect == "sqlite":
+        insert: Callable[[Table], Any] = sqlite.insert
+    elif dialect == "postgresql":
+        insert = postgresql.insert
+    else:
+        raise NotImplementedError(f"the query store does not support {dialect}")
+    return _Statements(
+        insert_records=insert(records)
+        .on_conflict_do_nothing(index_elements=["source", "record_key"])
+        .returning(records.c.record_key, records.c.id),
+        select_ids=select(records.c.record_key, records.c.id).where(
+            records.c.source == bindparam("source"),
+            records.c.record_key.in_(bindparam("keys", expanding=True)),
+        ),
+        # RETURNING makes SQLAlchemy send one multi-row INSERT ("insertmanyvalues");
+        # without it, psycopg's executemany sends one statement per row.
+        insert_links=insert(query_records)
+        .on_conflict_do_nothing()
+        .returning(query_records.c.record_id),
+    )
+
+
+def _first_by_key(page_records: Sequence[Record]) -> dict[str, tuple[int, Record]]:
+    # A key repeated within a page is one record, at its first position.
+    first: dict[str, tuple[int, Record]] = {}
+    for position, record in enumerate(page_records):
+        first.setdefault(record.key, (position, record))
+    return first
+
+
+def _existing_ids(
+    conn: Connection, stmt: Select[Any], source: str, keys: Sequence[str]
+) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), _IN_CHUNK):
+        chunk = keys[start : start + _IN_CHUNK]
+        rows = conn.execute(stmt, {"source": source, "keys": chunk})
+        found.update((row.record_key, row.id) for row in rows)
+    return found
+
+
+def write_records(
+    conn: Connection,
+    *,
+    source: str,
+    query_id: str,
+    page_number: int,
+    page_records: Sequence[Record],
+    now: datetime,
+) -> int:
+    """Store a page's records once per `(source, key)` and link them to the query.
+
+    Returns how many records were new to the store (not seen before by any query
+    of this source). A record the query had already seen on an earlier page keeps
+    its first link.
+    """
+    first = _first_by_key(page_records)
+    if not first:
+        return 0
+    keys = sorted(first)
+    statements = _statements(conn.dialect.name)
+    ids = _existing_ids(conn, statements.select_ids, source, keys)
+    new_keys = [key for key in keys if key not in ids]
+    inserted = 0
+    if new_keys:
+        returned = conn.execute(
+            statements.insert_records,
+            [
+                {
+                    "source": source,
+                    "record_key": key,
+                    "data": dict(first[key][1].data),
+                    "first_seen_at": now,
+                }
+                for key in new_keys
+            ],
+        ).all()
+        ids.update((row.record_key, row.id) for row in returned)
+        inserted = len(returned)
+        if inserted < len(new_keys):  # another transaction stored some meanwhile
+            raced = [key for key in new_keys if key not in ids]
+            ids.update(_existing_ids(conn, statements.select_ids, source, raced))
+    conn.execute(
+        statements.insert_links,
+        [
+            {
+                "query_id": query_id,
+                "record_id": ids[key],
+                "page_number": page_number,
+                "position": first[key][0],
+            }
+            for key in keys
+        ],
+    )
+    return inserted
+
+
+def insert_page_log(conn: Connection, query_id: str, log: PageLog) -> None:
+    """Write the `pr_pages` row of a stored page."""
+    conn.execute(
+        pages.insert(),
+        {
+            "query_id": query_id,
+            "page_number": log.page_number,
+            "cursor_in": log.cursor_in,
+            "cursor_out": log.cursor_out,
+            "records": log.records,
+            "inserted": log.inserted,
+            "has_more": log.has_more,
+            "http_status": log.http_status,
+            "duration_ms": log.duration_ms,
+            "fetched_at": log.fetched_at,
+        },
+    )
+
+
+def _page_log(row: Row[Any]) -> PageLog:
+    return PageLog(
+        page_number=row.page_number,
+        cursor_in=row.cursor_in,
+        cursor_out=row.cursor_out,
+        records=row.records,
+        inserted=row.inserted,
+        has_more=bool(row.has_more),
+        http_status=row.http_status,
+        duration_ms=row.duration_ms,
+        fetched_at=row.fetched_at,
+    )
+
+
+def stored_page(conn: Connection, query_id: str, page_number: int) -> PageLog | None:
+    """The log of page `page_number` of the query, if it was stored."""
+    row = (
+        conn.execute(
+            select(pages).where(pages.c.query_id == query_id, pages.c.page_number == page_number)
+        )
+    ).first()
+    return _page_log(row) if row is not None else None
+
+
+def page_logs(conn: Connection, query_id: str) -> list[PageLog]:
+    """Every stored page of the query, in page order."""
+    rows = conn.execute(
+        select(pages).where(pages.c.query_id == query_id).order_by(pages.c.page_number)
+    )
+    return [_page_log(row) for row in rows]
+
+
+def _results_select() -> Any:
+    return select(
+        records.c.record_key,
+        records.c.data,
+        query_records.c.page_number,
+        query_records.c.position,
+    ).join_from(query_records, records, query_records.c.record_id == records.c.id)
+
+
+def _result(row: Row[Any]) -> dict[str, Any]:
+    return {"key": row.record_key, "data": row.data, "page": row.page_number}
+
+
+def count_results(conn: Connection, query_id: str) -> int:
+    """How many distinct records the query has seen."""
+    total = conn.scalar(
+        select(func.count()).select_from(query_records).where(query_records.c.query_id == query_id)
+    )
+    return int(total or 0)
+
+
+def result_rows(
+    conn: Connection, query_id: str, *, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """One page of the query's results, ordered by page then position."""
+    rows = conn.execute(
+        _results_select()
+        .where(query_records.c.query_id == query_id)
+        .order_by(query_records.c.page_number, query_records.c.position)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_result(row) for row in rows]
+
+
+def result_batch(
+    conn: Connection, query_id: str, *, after: ResultKey | None, limit: int
+) -> tuple[list[dict[str, Any]], ResultKey | None]:
+    """Up to `limit` results after `after` (keyset pagination); returns them and the last key."""
+    stmt = _results_select().where(query_records.c.query_id == query_id)
+    if after is not None:
+        stmt = stmt.where(
+            tuple_(query_records.c.page_number, query_records.c.position) > tuple_(*after)
+        )
+    rows = (
+        conn.execute(
+            stmt.order_by(query_records.c.page_number, query_records.c.position).limit(limit)
+        )
+    ).all()
+    if not rows:
+        return [], None
+    last = rows[-1]
+    return [_result(row) for row in rows], (last.page_number, last.position)

@@ -1,0 +1,176 @@
+"""Tables of the query store (SQLAlchemy Core), all prefixed `pr_`.
+
+* `pr_queries`        one row per query: status, progress, checkpoint, errors.
+* `pr_records`        every record once per `(source, record_key)`: the de-duplicated results.
+* `pr_query_records`  which query saw which record, on which page and at which position.
+* `pr_pages`          one row per stored page: cursors, counts, HTTP status, timing.
+
+The executor's `exec_*` tables may live in the same database: `include_name`
+keeps Alembic's eyes on `pr_*` only. Any change here needs a migration in
+`migrations/versions/` (a test compares the migrated schema with this metadata).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+__all__ = [
+    "PREFIX",
+    "VERSION_TABLE",
+    "UTCDateTime",
+    "include_name",
+    "metadata",
+    "pages",
+    "queries",
+    "query_records",
+    "records",
+]
+
+PREFIX = "pr_"
+VERSION_TABLE = "pr_alembic_version"
+
+# Deterministic constraint names on every dialect, so migrations can name them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every dialect.
+
+    PostgreSQL stores `timestamptz`; SQLite has no zones, so the value is stored
+    as naive UTC and made aware again when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _json() -> TypeEngine[Any]:
+    # JSONB on PostgreSQL: compact, indexable, what users querying the results expect.
+    return JSON().with_variant(JSONB(), "postgresql")
+
+
+def _bigint() -> TypeEngine[int]:
+    # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid).
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
+queries = Table(
+    "pr_queries",
+    metadata,
+    Column("id", String(26), primary_key=True),  # ULID
+    Column("source", String(255), nullable=False, index=True),
+    Column("params", _json(), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("pages_fetched", Integer, nullable=False),
+    Column("records_fetched", Integer, nullable=False),
+    Column("records_inserted", Integer, nullable=False),
+    Column("checkpoint", _json(), nullable=False),  # Checkpoint.to_json()
+    Column("exhausted", Boolean, nullable=False),  # no page left to fetch
+    Column("max_pages", Integer, nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("pause_reason", Text, nullable=True),
+    Column("resume_hint", Text, nullable=True),
+    Column("pause_requested", Boolean, nullable=False),
+    Column("runs", Integer, nullable=False),
+    Column("run_id", String(64), nullable=True),  # the durable run that started it last
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+)
+
+records = Table(
+    "pr_records",
+    metadata,
+    Column("id", _bigint(), primary_key=True, autoincrement=True),
+    Column("source", String(255), nullable=False),
+    Column("record_key", Text, nullable=False),
+    Column("data", _json(), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source", "record_key"),
+)
+
+query_records = Table(
+    "pr_query_records",
+    metadata,
+    Column(
+        "query_id",
+        String(26),
+        ForeignKey("pr_queries.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("record_id", _bigint(), ForeignKey("pr_records.id"), primary_key=True),
+    Column("page_number", Integer, nullable=False),
+    Column("position", Integer, nullable=False),  # index of the record in its page
+    # The order results are read in, and the key of keyset pagination.
+    Index(None, "query_id", "page_number", "position", unique=True),
+    Index(None, "record_id"),
+)
+
+pages = Table(
+    "pr_pages",
+    metadata,
+    Column(
+        "query_id",
+        String(26),
+        ForeignKey("pr_queries.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("page_number", Integer, primary_key=True),
+    Column("cursor_in", Text, nullable=True),
+    Column("cursor_out", Text, nullable=True),
+    Column("records", Integer, nullable=False),
+    Column("inserted", Integer, nullable=False),
+    Column("has_more", Boolean, nullable=False),
+    Column("http_status", Integer, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False),
+)
+
+
+def include_name(name: str | None, type_: str, _parent_names: Any = None) -> bool:
+    """Alembic filter: only the query store's tables (never the executor's `exec_*`)."""
+    if type_ == "table":
+        return name is not None and name.startswith(PREFIX) and name != VERSION_TABLE
+    return True

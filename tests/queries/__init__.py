@@ -1,0 +1,1 @@
+"""Tests of the query domain and its store."""
