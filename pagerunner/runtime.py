@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from .api.services import Services
 from .app import create_app
-from .executor import Executor, ExecutorConfig, running_executor, serve_http
+from .executor import Backoff, Executor, ExecutorConfig, running_executor, serve_http
 from .queries.migrate import migrate
 from .settings import Settings
 from .sources.simulator import Simulator, SimulatorConfig
@@ -61,7 +61,11 @@ async def running_pagerunner(settings: Settings) -> AsyncIterator[Runtime]:
             )
         executor = None
         if settings.engine == "embedded":
-            config = ExecutorConfig(db_url=settings.db, app_urls=(f"{local_origin}/api/inngest",))
+            config = ExecutorConfig(
+                db_url=settings.db,
+                app_urls=(f"{local_origin}/api/inngest",),
+                backoff=Backoff(base_s=settings.retry_base_s),
+            )
             executor = await stack.enter_async_context(
                 running_executor(config, port=settings.executor_port, asgi_apps={local_origin: app})
             )

@@ -17,7 +17,9 @@ __all__ = ["Settings"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PAGERUNNER_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PAGERUNNER_", extra="ignore", populate_by_name=True
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -30,6 +32,10 @@ class Settings(BaseSettings):
     page_delay_s: float | None = Field(None, ge=0)
     #: Rate-limit waits up to this long are slept through; longer ones pause the query.
     max_rate_limit_wait_s: float = Field(30.0, ge=0)
+    #: Seconds before a provider request times out (then it is retried).
+    source_timeout_s: float = Field(10.0, gt=0)
+    #: First retry delay of the embedded executor (doubling, capped at 60 s, with jitter).
+    retry_base_s: float = Field(1.0, gt=0)
     app_id: str = "pagerunner"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

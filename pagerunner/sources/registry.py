@@ -23,7 +23,11 @@ class SourceRegistry:
     @classmethod
     def from_settings(cls, settings: Settings) -> SourceRegistry:
         delay = settings.page_delay_s
-        demo = DemoSource(settings.demo_origin, page_delay_s=1.0 if delay is None else delay)
+        demo = DemoSource(
+            settings.demo_origin,
+            page_delay_s=1.0 if delay is None else delay,
+            timeout_s=settings.source_timeout_s,
+        )
         return cls(
             {demo.name: demo},
             {demo.name: {"api_key": settings.demo_api_key.get_secret_value()}},
