@@ -20,7 +20,7 @@ from tests.conftest import free_port
 TERMINAL = {"completed", "failed", "paused", "cancelled"}
 
 
-def test_settings(db: str, **overrides: Any) -> Settings:
+def fast_settings(db: str, **overrides: Any) -> Settings:
     """Fast settings on free ports: no delay between pages, quick retries and timeouts."""
     values: dict[str, Any] = {
         "db": db,
@@ -106,5 +106,5 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
-    async with running_app(test_settings(str(tmp_path / "pagerunner.db"))) as value:
+    async with running_app(fast_settings(str(tmp_path / "pagerunner.db"))) as value:
         yield value
