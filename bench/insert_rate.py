@@ -42,12 +42,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from pagerunner.queries.database import Database, sqlite_pragmas
 from pagerunner.queries.migrate import migrate
-from pagerunner.queries.model import new_id
+from pagerunner.queries.model import StoreError, new_id
 from pagerunner.queries.schema import query_records, records
 from pagerunner.queries.store import QueryStore, _save_page
 from pagerunner.sources.base import Checkpoint, Page, Record
+from pagerunner.sqlstore import Database, sqlite_pragmas
 
 TARGET_RECORDS_PER_S = 20_000
 PAGE_SIZE = 100
@@ -135,7 +135,7 @@ def _naive_page(conn: Connection, page: Page, query_id: str, n: int) -> int:
 async def run_naive(path: Path, pages: list[Page]) -> dict[str, float]:
     """The baseline: the same database, threads and tables, one record at a time."""
     await migrate(str(path))
-    db = Database(str(path))
+    db = Database(str(path), error=StoreError)
     store = QueryStore(str(path))
     try:
         query = await store.create("bench", {"q": "pizza"})

@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 
 import structlog
 
+from ..sqlstore import Database
 from . import jobs, transitions
 from .calls import CallOutcome, build_request, call_url, interpret
 from .config import ExecutorConfig
-from .errors import RegistrationError, TransportError
+from .errors import RegistrationError, StoreError, TransportError
 from .functions import FunctionDef, parse_registration
 from .lease import LeaderLease
 from .machine import StateMachine
@@ -30,7 +31,7 @@ from .retention import purge
 from .runstate import RUNNING, RunState
 from .signing import sign
 from .slots import Slots
-from .store.database import Database
+from .store.schema import metadata
 from .transport import AppTransport
 
 __all__ = ["Executor"]
@@ -46,7 +47,7 @@ class Executor:
 
     def __init__(self, config: ExecutorConfig, *, asgi_apps: Mapping[str, Any] | None = None):
         self.config = config
-        self.db = Database(config.db_url)
+        self.db = Database(config.db_url, error=StoreError)
         self.registry = Registry()
         self.machine = StateMachine(self.registry)
         self.transport = AppTransport(timeout_s=config.call_timeout_s, asgi_apps=asgi_apps)
@@ -63,7 +64,7 @@ class Executor:
 
     async def start(self) -> None:
         """Open the store, load functions and start driving the queue."""
-        await self.db.create_tables()
+        await self.db.write(metadata.create_all)
         await self.db.read(self.registry.load)
         self._tasks = [
             asyncio.create_task(self._drive(), name="executor-drive"),

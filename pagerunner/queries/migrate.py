@@ -19,7 +19,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, pool
 from sqlalchemy.exc import SQLAlchemyError
 
-from .database import sqlite_pragmas, sync_url
+from ..sqlstore import sqlite_pragmas, sync_url
 from .model import StoreError
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "migrate"]

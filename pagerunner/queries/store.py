@@ -22,14 +22,15 @@ from sqlalchemy import ColumnElement, Connection, Row, bindparam, func, select
 
 from pagerunner.sources.base import Checkpoint, Page
 
+from ..sqlstore import Database
 from . import records as rows
-from .database import Database
 from .model import (
     PageLog,
     PageSaved,
     Query,
     QueryNotFound,
     QueryStatus,
+    StoreError,
     utcnow,
 )
 from .schema import queries
@@ -231,7 +232,7 @@ class QueryStore:
     """Queries, pages and records in the database at `url` (a SQLAlchemy URL or a file path)."""
 
     def __init__(self, url: str) -> None:
-        self._db = Database(url)
+        self._db = Database(url, error=StoreError)
 
     async def close(self) -> None:
         """Finish the transactions in flight and close every database connection."""

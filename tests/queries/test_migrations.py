@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect, text
 
-from pagerunner.queries.database import sync_url
 from pagerunner.queries.migrate import alembic_config, migrate
 from pagerunner.queries.schema import VERSION_TABLE, include_name, metadata
+from pagerunner.sqlstore import sync_url
 
 # An executor table sharing the database: migrations must leave it alone.
 foreign = MetaData()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib
 import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -192,13 +191,6 @@ def test_to_json_is_plain_data() -> None:
     assert data["status"] == "running" and data["checkpoint"] == {"page": 1, "cursor": None}
     assert data["created_at"] == "2026-01-02T03:04:05+00:00" and data["finished_at"] is None
     assert data["has_more"] is True and data["runs"] == 1
-
-
-@pytest.mark.parametrize("module", ["model", "schema", "database", "migrate", "records", "store"])
-def test_public_names_exist(module: str) -> None:
-    loaded = importlib.import_module(f"pagerunner.queries.{module}")
-    for name in loaded.__all__:
-        assert hasattr(loaded, name), f"{module}.{name}"
 
 
 def _imports(path: Path) -> set[str]:

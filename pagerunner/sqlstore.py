@@ -1,6 +1,10 @@
-"""Connection to the query store: SQLite (WAL) by default, PostgreSQL by URL.
+"""SQL databases for pagerunner's stores: SQLite (WAL) by default, PostgreSQL by URL.
 
-Only this module builds engines; database errors become `StoreError` here.
+Both the executor's state store and the query store use this module; it knows
+nothing about either (it is infrastructure, like a vendored library, which is
+why the executor may import it and still know nothing of the rest of
+pagerunner). Only this module builds engines; database errors become the
+caller's own error class here.
 
 A transaction is a plain function of a SQLAlchemy `Connection`, run whole in a
 worker thread: `await db.write(fn)`, `await db.read(fn)`. Each await costs one
@@ -13,9 +17,6 @@ SQLite gets one writer thread with one connection that opens transactions with
 `BEGIN IMMEDIATE`, so writers queue in-process instead of fighting over the file
 lock, plus a few reader threads (WAL: readers never block the writer).
 PostgreSQL gets a connection pool and as many threads.
-
-The pragmas are the executor's (`pagerunner.executor.store.database`), copied
-rather than imported: `queries` must not depend on the executor.
 """
 
 from __future__ import annotations
@@ -26,12 +27,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
-
-from .model import StoreError
 
 __all__ = ["Database", "sqlite_pragmas", "sync_url"]
 
@@ -88,19 +87,29 @@ def _describe(exc: SQLAlchemyError) -> str:
     return f"{type(cause).__name__}: {text[0] if text else ''}"
 
 
-def _in_transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:
+def _in_transaction(
+    engine: Engine,
+    error: Callable[[str], Exception],
+    fn: Callable[..., T],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> T:
     try:
         with engine.begin() as conn:
-            return fn(conn)
+            return fn(conn, *args, **kwargs)
     except SQLAlchemyError as exc:
-        raise StoreError(f"database error: {_describe(exc)}") from exc
+        raise error(f"database error: {_describe(exc)}") from exc
 
 
 class Database:
-    """The query store's database: transactions run as functions in worker threads."""
+    """A database whose transactions run as functions in worker threads.
 
-    def __init__(self, url: str) -> None:
+    `error` builds the exception that replaces SQLAlchemy's (each store has its own).
+    """
+
+    def __init__(self, url: str, *, error: Callable[[str], Exception] = RuntimeError) -> None:
         self.url = sync_url(url)
+        self._error = error
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         if self.is_sqlite:
             self._writer = self._sqlite_engine(immediate=True, pool_size=1)
@@ -134,21 +143,28 @@ class Database:
         sqlite_pragmas(engine, immediate=immediate)
         return engine
 
-    async def write(self, fn: Callable[[Connection], T]) -> T:
-        """Run `fn` in a write transaction: committed on return, rolled back if it raises."""
-        return await self._run(self._write_threads, self._writer, fn)
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(conn, *args, **kwargs)` in a write transaction: committed on return,
+        rolled back if it raises."""
+        return await self._run(self._write_threads, self._writer, fn, args, kwargs)
 
-    async def read(self, fn: Callable[[Connection], T]) -> T:
-        """Run `fn` in a read transaction (a consistent snapshot)."""
-        return await self._run(self._read_threads, self._reader, fn)
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(conn, *args, **kwargs)` in a read transaction (a consistent snapshot)."""
+        return await self._run(self._read_threads, self._reader, fn, args, kwargs)
 
     async def _run(
-        self, threads: ThreadPoolExecutor, engine: Engine, fn: Callable[[Connection], T]
+        self,
+        threads: ThreadPoolExecutor,
+        engine: Engine,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> T:
         # If the awaiting task is cancelled, the transaction still finishes in its
         # thread, committed or rolled back as a whole.
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(threads, functools.partial(_in_transaction, engine, fn))
+        call = functools.partial(_in_transaction, engine, self._error, fn, args, kwargs)
+        return await loop.run_in_executor(threads, call)
 
     async def close(self) -> None:
         """Finish the transactions in flight and close every connection."""
