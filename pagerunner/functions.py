@@ -82,8 +82,9 @@ class QueryRunner:
             page = await source.fetch_page(
                 query.params, query.checkpoint, self.sources.credentials(query.source)
             )
-        except TransientError:
-            raise  # the SDK retries the step with backoff
+        except TransientError as exc:
+            await self.store.note_retry(query_id, exc.message)
+            raise  # the engine retries the step with backoff
         except RateLimitedError as exc:
             return await self._rate_limited(query_id, exc)
         except SourceError as exc:

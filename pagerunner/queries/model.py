@@ -196,6 +196,9 @@ class Query:
     pause_reason: str | None = None
     resume_hint: str | None = None
     pause_requested: bool = False
+    #: Attempts that failed with a transient error and were retried, over all runs.
+    retries: int = 0
+    last_error: str | None = None
     runs: int = 1
     run_id: str | None = None
     started_at: datetime | None = None
@@ -292,6 +295,10 @@ class Query:
             self.status, QueryStatus.PAUSED, f"cannot pause a {self.status} query"
         )
 
+    def retried(self, error: str, now: datetime) -> Query:
+        """A page attempt failed with a transient error and will be retried."""
+        return replace(self, retries=self.retries + 1, last_error=error, updated_at=now)
+
     def resumed(self, now: datetime) -> Query:
         """paused, failed or cancelled -> pending, one more run, progress and checkpoint kept."""
         return self._moved(
@@ -372,6 +379,8 @@ class Query:
             "pause_reason": self.pause_reason,
             "resume_hint": self.resume_hint,
             "pause_requested": self.pause_requested,
+            "retries": self.retries,
+            "last_error": self.last_error,
             "runs": self.runs,
             "run_id": self.run_id,
             "created_at": _iso(self.created_at),

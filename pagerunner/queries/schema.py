@@ -112,6 +112,8 @@ queries = Table(
     Column("pause_reason", Text, nullable=True),
     Column("resume_hint", Text, nullable=True),
     Column("pause_requested", Boolean, nullable=False),
+    Column("retries", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
     Column("runs", Integer, nullable=False),
     Column("run_id", String(64), nullable=True),  # the durable run that started it last
     Column("created_at", UTCDateTime, nullable=False, index=True),

@@ -55,6 +55,8 @@ def _query_from_row(row: Row[Any]) -> Query:
         pause_reason=row.pause_reason,
         resume_hint=row.resume_hint,
         pause_requested=bool(row.pause_requested),
+        retries=row.retries,
+        last_error=row.last_error,
         runs=row.runs,
         run_id=row.run_id,
         created_at=row.created_at,
@@ -81,6 +83,8 @@ def _query_values(query: Query) -> dict[str, Any]:
         "pause_reason": query.pause_reason,
         "resume_hint": query.resume_hint,
         "pause_requested": query.pause_requested,
+        "retries": query.retries,
+        "last_error": query.last_error,
         "runs": query.runs,
         "run_id": query.run_id,
         "created_at": query.created_at,
@@ -304,6 +308,10 @@ class QueryStore:
         Any other status raises `InvalidTransition`.
         """
         return await self._change(query_id, lambda q, now: q.asked_to_pause(now))
+
+    async def note_retry(self, query_id: str, error: str) -> Query:
+        """Count a page attempt that failed transiently (it is retried by the engine)."""
+        return await self._change(query_id, lambda q, now: q.retried(error, now))
 
     async def resume(self, query_id: str) -> Query:
         """paused, failed or cancelled -> pending, one more run; progress and checkpoint kept."""

@@ -31,6 +31,7 @@ async def test_transient_faults_are_retried_and_nothing_is_lost(app: App) -> Non
     query_id = await app.run("tea total:200")
     query = await app.until(query_id)
     assert query["status"] == "completed"
+    assert query["retries"] == 4 and "malformed" in query["last_error"]
     assert await app.record_ids(query_id) == app.expected_ids("tea total:200")
     assert app.sim.describe_faults() == []  # every fault fired its `times` and retired
     (run,) = await app.runs()

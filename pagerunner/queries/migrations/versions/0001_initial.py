@@ -50,6 +50,8 @@ def upgrade() -> None:
         sa.Column("pause_reason", sa.Text(), nullable=True),
         sa.Column("resume_hint", sa.Text(), nullable=True),
         sa.Column("pause_requested", sa.Boolean(), nullable=False),
+        sa.Column("retries", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("runs", sa.Integer(), nullable=False),
         sa.Column("run_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", _utc(), nullable=False),
