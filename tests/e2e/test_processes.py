@@ -140,3 +140,34 @@ async def test_app_and_standalone_executor_in_separate_processes(tmp_path: Path)
     with sqlite3.connect(tmp_path / "app.db") as conn:  # no embedded executor ran in the app
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert "pr_queries" in tables and "exec_runs" not in tables
+
+
+async def test_sigterm_stops_serve_cleanly_and_the_query_continues_after(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "PAGERUNNER_PORT": str(port),
+        "PAGERUNNER_EXECUTOR_PORT": str(free_port()),
+        "PAGERUNNER_DEMO_PORT": str(free_port()),
+        "PAGERUNNER_DB": str(tmp_path / "pagerunner.db"),
+        "PAGERUNNER_PAGE_DELAY_S": "0.2",
+        "PAGERUNNER_LOG_LEVEL": "warning",
+    }
+    base = f"http://127.0.0.1:{port}"
+    proc = await start(["serve"], env, f"{base}/healthz")
+    async with httpx.AsyncClient(base_url=base) as api:
+        body = {"source": "demo", "params": {"q": "term total:200"}}
+        query_id = (await api.post("/api/queries/run", json=body)).json()["id"]
+        await query_until(api, query_id, {"running"})
+        await asyncio.sleep(0.5)
+        proc.terminate()  # SIGTERM
+        code = await asyncio.wait_for(proc.wait(), timeout=20)
+        assert code == 0
+        proc = await start(["serve"], env, f"{base}/healthz")
+        try:
+            query = await query_until(api, query_id, {"completed", "failed", "paused"})
+            ids = await all_record_ids(api, query_id)
+        finally:
+            proc.terminate()
+            await proc.wait()
+    assert query["status"] == "completed"
+    assert ids == [r["id"] for r in EXPECTED.expected_records("term total:200")]
