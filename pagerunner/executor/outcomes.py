@@ -91,12 +91,8 @@ def _on_error(
 ) -> None:
     """A failed call: retry the same job later, or fail the run when the budget is spent."""
     attempt = call.job.attempt
-    if not outcome.no_retry and attempt + 1 < fn.max_attempts:
-        delay = (
-            outcome.retry_after.total_seconds()
-            if outcome.retry_after is not None
-            else backoff.delay(attempt)
-        )
+    delay = retry_delay(backoff, fn, outcome, attempt)
+    if delay is not None:
         _attempt(conn, call, step_id, "failed", outcome)
         jobs.reschedule(conn, call.job.id, available_at=call.ended_at + delay, attempt=attempt + 1)
         log.info(
@@ -111,6 +107,17 @@ def _on_error(
     _attempt(conn, call, step_id, "failed", outcome)
     jobs.delete_job(conn, call.job.id)
     machine.finalize(conn, run, FAILED, error=outcome.error)
+
+
+def retry_delay(
+    backoff: Backoff, fn: FunctionDef, outcome: CallOutcome, attempt: int
+) -> float | None:
+    """Seconds before retrying a failed attempt, or None when it must not be retried."""
+    if outcome.no_retry or attempt + 1 >= fn.max_attempts:
+        return None
+    if outcome.retry_after is not None:
+        return outcome.retry_after.total_seconds()
+    return backoff.delay(attempt)
 
 
 def _attempt(
@@ -231,16 +238,12 @@ class _OpHandler:
     def _step_error(self, op: Mapping[str, Any]) -> None:
         job = self.call.job
         error = dict(op.get("error") or {"name": "Error", "message": "step errored"})
-        if self.outcome.no_retry or job.attempt + 1 >= self.fn.max_attempts:
+        delay = retry_delay(self.backoff, self.fn, self.outcome, job.attempt)
+        if delay is None:
             self._step_failed({**op, "error": error})
             return
         self._step(op, status="retrying")
         # Retry the same request: re-add the job (it was deleted before dispatch).
-        delay = (
-            self.outcome.retry_after.total_seconds()
-            if self.outcome.retry_after is not None
-            else self.backoff.delay(job.attempt)
-        )
         _attempt(self.conn, self.call, str(op["id"]), "failed", self.outcome, error)
         jobs.enqueue(
             self.conn,
