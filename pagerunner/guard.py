@@ -1,0 +1,147 @@
+"""Access control for pagerunner's web apps: an optional API token, and CSRF protection.
+
+Shared infrastructure (like `sqlstore`): the app and the executor dashboard both
+install it, and it knows nothing about either.
+
+- **Token** (`PAGERUNNER_API_TOKEN`): when set, every request except the public
+  paths needs `Authorization: Bearer <token>` or the session cookie that
+  `/login` sets after the token is typed in. Browsers asking for a page are sent
+  to `/login`; API clients get a 401.
+- **CSRF**: each browser gets a random `pagerunner_csrf` cookie; every form and
+  htmx request that changes state must send the same value back (form field
+  `csrf_token` or header `X-CSRF-Token`), checked by the `verify_csrf`
+  dependency. Independently, any state-changing request that a browser marks as
+  cross-site (`Sec-Fetch-Site: cross-site`) is refused, so a web page elsewhere
+  cannot drive a pagerunner on localhost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+__all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "CsrfChecked", "Guard", "csrf_token", "verify_csrf"]
+
+CSRF_COOKIE = "pagerunner_csrf"
+SESSION_COOKIE = "pagerunner_session"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def csrf_token(request: Request) -> str:
+    """This browser's CSRF token (created on first use; the middleware sets the cookie)."""
+    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.state.new_csrf = token
+    return str(token)
+
+
+async def verify_csrf(request: Request) -> None:
+    """Dependency for state-changing UI routes: the form or header must echo the cookie."""
+    expected = request.cookies.get(CSRF_COOKIE)
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = str((await request.form()).get("csrf_token") or "")
+    if not expected or not sent or not hmac.compare_digest(expected, sent):
+        raise HTTPException(status_code=403, detail="CSRF check failed: reload the page and retry")
+
+
+CsrfChecked = Annotated[None, Depends(verify_csrf)]
+
+
+class Guard:
+    """Installs the token check and the CSRF cookie on an app."""
+
+    def __init__(self, api_token: str | None, *, public_paths: Sequence[str] = ()) -> None:
+        self.api_token = api_token or None
+        self.public_paths = ("/login", "/healthz", "/static/", *public_paths)
+
+    def session_value(self) -> str:
+        """What the session cookie holds: derived from the token, never the token itself."""
+        assert self.api_token is not None
+        return hmac.new(self.api_token.encode(), b"pagerunner-session", hashlib.sha256).hexdigest()
+
+    def allows(self, request: Request) -> bool:
+        if self.api_token is None or request.url.path.startswith(tuple(self.public_paths)):
+            return True
+        header = request.headers.get("authorization", "")
+        if header.startswith("Bearer ") and hmac.compare_digest(header[7:], self.api_token):
+            return True
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        return bool(cookie) and hmac.compare_digest(cookie, self.session_value())
+
+    def install(self, app: FastAPI) -> None:
+        @app.middleware("http")
+        async def guard(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
+            if request.method in UNSAFE and request.headers.get("sec-fetch-site") == "cross-site":
+                return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+            if not self.allows(request):
+                if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+                    target = quote(request.url.path)
+                    return RedirectResponse(f"/login?next={target}", status_code=303)
+                return JSONResponse(
+                    {"detail": "authentication required: send Authorization: Bearer <token>"},
+                    status_code=401,
+                )
+            response = await call_next(request)
+            new = getattr(request.state, "new_csrf", None)
+            if new and not request.cookies.get(CSRF_COOKIE):
+                response.set_cookie(CSRF_COOKIE, new, httponly=False, samesite="strict")
+            return response
+
+        app.include_router(self._login_router())
+
+    def _login_router(self) -> APIRouter:
+        router = APIRouter(include_in_schema=False)
+
+        @router.get("/login")
+        async def login_form(request: Request, next: str = "/") -> HTMLResponse:
+            if self.api_token is None:
+                return HTMLResponse(status_code=303, headers={"location": _safe_next(next)})
+            return HTMLResponse(_LOGIN_PAGE.format(next=quote(_safe_next(next)), error=""))
+
+        @router.post("/login")
+        async def login(
+            token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+        ) -> Response:
+            if self.api_token is None or not hmac.compare_digest(token, self.api_token):
+                page = _LOGIN_PAGE.format(
+                    next=quote(_safe_next(next)), error="<p role=alert>That token is not valid.</p>"
+                )
+                return HTMLResponse(page, status_code=401)
+            response = RedirectResponse(_safe_next(next), status_code=303)
+            response.set_cookie(
+                SESSION_COOKIE, self.session_value(), httponly=True, samesite="strict"
+            )
+            return response
+
+        return router
+
+
+def _safe_next(target: str) -> str:
+    """Only same-site paths: never redirect to another host after login."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+_LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in - pagerunner</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}}
+label,input,button{{display:block;width:100%;margin:.4rem 0;font-size:1rem}}
+input,button{{padding:.5rem}}[role=alert]{{color:#a40000}}</style></head>
+<body><main><h1>pagerunner</h1>{error}
+<form method="post" action="/login"><input type="hidden" name="next" value="{next}">
+<label for="token">API token (PAGERUNNER_API_TOKEN)</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<button type="submit">Sign in</button></form></main></body></html>"""
