@@ -24,9 +24,11 @@ __all__ = [
     "BadRequestError",
     "Checkpoint",
     "InvalidCredentialsError",
+    "Limits",
     "Page",
     "ProviderError",
     "QuotaExhaustedError",
+    "RateLimitState",
     "RateLimitedError",
     "Record",
     "Source",
@@ -61,6 +63,39 @@ class Record:
 
 
 @dataclass(frozen=True)
+class RateLimitState:
+    """What a provider's headers announced about the credential's budget."""
+
+    remaining: int | None = None  # requests left in the current window
+    reset_at: float | None = None  # when the window resets (epoch seconds)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How fast and how much a credential may be used (None: no limit)."""
+
+    per_second: float | None = None
+    per_minute: float | None = None
+    per_hour: float | None = None
+    daily_budget: int | None = None
+    monthly_budget: int | None = None
+
+    @property
+    def min_interval_s(self) -> float:
+        """The tightest spacing between two requests that the rate limits allow."""
+        intervals = [
+            period / rate
+            for rate, period in (
+                (self.per_second, 1.0),
+                (self.per_minute, 60.0),
+                (self.per_hour, 3600.0),
+            )
+            if rate
+        ]
+        return max(intervals, default=0.0)
+
+
+@dataclass(frozen=True)
 class Page:
     """One fetched page."""
 
@@ -68,6 +103,7 @@ class Page:
     next_checkpoint: Checkpoint | None  # None: this was the last page
     http_status: int = 200
     meta: Mapping[str, Any] = field(default_factory=dict)
+    rate_limit: RateLimitState | None = None
 
     @property
     def has_more(self) -> bool:
@@ -106,10 +142,14 @@ class RateLimitedError(SourceError):
         message: str | None = None,
         *,
         retry_after_s: float | None = None,
+        reset_at: float | None = None,
         http_status: int | None = None,
     ) -> None:
         super().__init__(message, http_status=http_status)
+        #: Seconds to wait (Retry-After), or None when the provider did not say.
         self.retry_after_s = retry_after_s
+        #: When the provider's window resets (epoch seconds), if it said so.
+        self.reset_at = reset_at
 
 
 class QuotaExhaustedError(SourceError):
@@ -140,8 +180,15 @@ class Source(Protocol):
     """A paginated API. Implementations are stateless apart from their HTTP client."""
 
     name: str
-    #: Seconds to wait between pages (a durable sleep in the function).
+    description: str
+    #: Each parameter and its help text (for forms and `sources list`).
+    params_help: Mapping[str, str]
+    #: Seconds to wait between pages of one query (a durable sleep in the function).
     page_delay_s: float
+    #: Names the credential this source uses (e.g. the env var), never the secret itself.
+    #: Every query on the same credential shares its rate limit and budget.
+    credential_id: str
+    limits: Limits
 
     def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Check and normalise a query's params; raise BadRequestError naming the field."""

@@ -17,6 +17,7 @@ from .base import (
     BadRequestError,
     Checkpoint,
     InvalidCredentialsError,
+    Limits,
     Page,
     ProviderError,
     QuotaExhaustedError,
@@ -36,7 +37,8 @@ class DemoSource:
 
     name = "demo"
     description = "The simulated provider (local, no API key needed)."
-    params_help = PARAMS
+    params_help: Mapping[str, str] = PARAMS
+    credential_id = "demo:PAGERUNNER_DEMO_API_KEY"
 
     def __init__(
         self,
@@ -46,7 +48,9 @@ class DemoSource:
         page_delay_s: float = 1.0,
         client: httpx.AsyncClient | None = None,
         timeout_s: float = 10.0,
+        limits: Limits | None = None,
     ) -> None:
+        self.limits = limits or Limits()
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.page_delay_s = page_delay_s
