@@ -11,15 +11,17 @@ from __future__ import annotations
 import contextlib
 import datetime
 import time
+from datetime import UTC
 from typing import Any
 
 import inngest
 import structlog
 
+from .queries.credentials import BudgetExceeded, CredentialLimiter
 from .queries.model import InvalidTransition, QueryNotRunning, QueryStatus
 from .queries.store import QueryStore
 from .settings import Settings
-from .sources.base import RateLimitedError, SourceError, TransientError
+from .sources.base import RateLimitedError, Source, SourceError, TransientError
 from .sources.registry import SourceRegistry
 
 __all__ = ["CANCEL_EVENT", "EXECUTE_EVENT", "QueryRunner", "create_client", "create_functions"]
@@ -30,6 +32,10 @@ EXECUTE_EVENT = "query/execute.requested"
 CANCEL_EVENT = "query/execute.cancelled"
 FUNCTION_ID = "execute-query"
 STEP_RETRIES = 3
+#: A reserved slot this close to now is taken at once rather than slept for.
+SLOT_SLACK_S = 0.01
+#: How long every query on a credential backs off after a 429 that gave no time.
+DEFAULT_BACKOFF_S = 5.0
 
 
 def create_client(settings: Settings) -> inngest.Inngest:
@@ -53,6 +59,14 @@ class QueryRunner:
         self.store = store
         self.sources = sources
         self.settings = settings
+        self.limiter = CredentialLimiter(store.database)
+
+    async def reserve(self, query_id: str) -> dict[str, Any]:
+        """Take the next free request slot of the query's credential (shared by all queries)."""
+        query = await self.store.get(query_id)
+        source = self.sources.get(query.source)
+        at = await self.limiter.reserve(source.credential_id, source.limits.min_interval_s)
+        return {"at": at, "wait": at - time.time() > SLOT_SLACK_S}
 
     async def start(self, query_id: str, run_id: str) -> dict[str, Any]:
         query = await self.store.start(query_id, run_id)
@@ -77,6 +91,19 @@ class QueryRunner:
         if query.checkpoint.page != page_number:  # committed before: this is a re-run
             return {"next": "done" if query.exhausted else "continue"}
         source = self.sources.get(query.source)
+        try:
+            wait = await self.limiter.claim(
+                source.credential_id,
+                source.limits.min_interval_s,
+                daily_budget=source.limits.daily_budget,
+                monthly_budget=source.limits.monthly_budget,
+            )
+        except BudgetExceeded as exc:
+            await self.store.fail(query_id, exc.code, str(exc))
+            log.warning("query_failed", queryId=query_id, error=str(exc), errorCode=exc.code)
+            return {"next": "stop", "status": "failed"}
+        if wait > 0:  # another query took the credential's slot, or it is backing off
+            return {"next": "wait", "wait_s": wait}
         started = time.perf_counter()
         try:
             page = await source.fetch_page(
@@ -86,12 +113,16 @@ class QueryRunner:
             await self.store.note_retry(query_id, exc.message)
             raise  # the engine retries the step with backoff
         except RateLimitedError as exc:
-            return await self._rate_limited(query_id, exc)
+            return await self._rate_limited(query_id, source, exc)
         except SourceError as exc:
             await self.store.fail(query_id, exc.code, exc.message)
             log.warning("query_failed", queryId=query_id, error=exc.message, errorCode=exc.code)
             return {"next": "stop", "status": "failed"}
         duration_ms = round((time.perf_counter() - started) * 1000)
+        if page.rate_limit is not None:
+            await self.limiter.observe(
+                source.credential_id, page.rate_limit.remaining, page.rate_limit.reset_at
+            )
         try:
             saved = await self.store.save_page(
                 query_id,
@@ -114,9 +145,21 @@ class QueryRunner:
             return {"next": "stop", "status": "paused"}
         return {"next": "continue" if saved.has_more else "done", "inserted": saved.inserted}
 
-    async def _rate_limited(self, query_id: str, exc: RateLimitedError) -> dict[str, Any]:
+    async def _rate_limited(
+        self, query_id: str, source: Source, exc: RateLimitedError
+    ) -> dict[str, Any]:
+        now = time.time()
         wait = exc.retry_after_s
-        if wait is not None and wait <= self.settings.max_rate_limit_wait_s:
+        if wait is None and exc.reset_at is not None:
+            wait = max(0.0, exc.reset_at - now)
+        # Every query on this credential backs off, not only the one that was refused.
+        await self.limiter.block(
+            source.credential_id,
+            now + (wait if wait is not None else DEFAULT_BACKOFF_S),
+            f"the provider answered 429: {exc.message}",
+        )
+        max_wait = source.max_wait_s or self.settings.max_rate_limit_wait_s
+        if wait is not None and wait <= max_wait:
             log.info("rate_limited_waiting", queryId=query_id, wait_s=wait)
             return {"next": "wait", "wait_s": max(wait, 1.0)}
         hint = f"retry after {round(wait)} s" if wait is not None else "resume later"
@@ -170,6 +213,11 @@ async def _page_loop(
 ) -> dict[str, Any]:
     page_number, waits = int(begin["page"]), 0
     while not begin["exhausted"]:
+        slot = await ctx.step.run(f"slot-{page_number}-{waits}", runner.reserve, query_id)
+        if slot["wait"]:
+            await ctx.step.sleep_until(
+                f"slot-wait-{page_number}-{waits}", datetime.datetime.fromtimestamp(slot["at"], UTC)
+            )
         try:
             result = await ctx.step.run(f"page-{page_number}", runner.page, query_id, page_number)
         except inngest.StepError as err:  # retries exhausted on a transient error

@@ -3,11 +3,15 @@
 Every field can be set with a `PAGERUNNER_*` environment variable (or the CLI
 flag of the same name); the database also reads `DATABASE_URL`, and the engine
 reads the Inngest SDK's own `INNGEST_*` variables. Secrets are `SecretStr`, so
-they never print.
+they never print. Source files name the variables of their own credentials;
+`environment()` is the one place that hands the process environment on.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -28,15 +32,28 @@ class Settings(BaseSettings):
     demo: bool = True
     demo_port: int = Field(8099, ge=1, le=65535)
     demo_api_key: SecretStr = SecretStr("demo-key")
+    #: The demo source's limits for its credential (None: unlimited).
+    demo_rate_per_s: float | None = Field(None, gt=0)
+    demo_daily_budget: int | None = Field(None, ge=0)
+    demo_monthly_budget: int | None = Field(None, ge=0)
     #: Overrides every source's delay between pages (seconds); None keeps each source's own.
     page_delay_s: float | None = Field(None, ge=0)
     #: Rate-limit waits up to this long are slept through; longer ones pause the query.
     max_rate_limit_wait_s: float = Field(30.0, ge=0)
     #: Seconds before a provider request times out (then it is retried).
     source_timeout_s: float = Field(10.0, gt=0)
+    #: The project file whose `[sources.NAME]` tables define sources (skipped when missing).
+    sources_file: Path = Path("pagerunner.toml")
+    #: A folder of source files, one source per *.toml / *.yaml (skipped when missing).
+    sources_dir: Path = Path("sources")
+    #: Load the source presets shipped with pagerunner.
+    source_presets: bool = True
     #: First retry delay of the embedded executor (doubling, capped at 60 s, with jitter).
     retry_base_s: float = Field(1.0, gt=0)
     app_id: str = "pagerunner"
+    #: When set, the API and the web pages require it (Bearer header or the /login cookie).
+    #: Required to bind beyond the loopback interface.
+    api_token: SecretStr | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # The Inngest SDK's variables select the engine (see `engine`).
@@ -52,6 +69,37 @@ class Settings(BaseSettings):
         if self.inngest_event_key and self.inngest_signing_key:
             return "inngest-cloud"
         return "embedded"
+
+    @property
+    def token(self) -> str | None:
+        """The API token as plain text, or None when unset (or empty)."""
+        if self.api_token is None:
+            return None
+        return self.api_token.get_secret_value() or None
+
+    @property
+    def binds_beyond_loopback(self) -> bool:
+        """Whether the app's interface can be reached from other machines."""
+        if self.host == "localhost":
+            return False
+        try:
+            return not ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name: assume it is reachable
+            return True
+
+    def check_exposure(self) -> None:
+        """Refuse to serve the API beyond the loopback interface without a token."""
+        if self.binds_beyond_loopback and self.token is None:
+            raise ValueError(
+                f"refusing to bind to {self.host} without an API token: anyone on the network "
+                "could run and read queries. Set PAGERUNNER_API_TOKEN (e.g. "
+                "`export PAGERUNNER_API_TOKEN=$(python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')`) or bind to 127.0.0.1"
+            )
+
+    def environment(self) -> dict[str, str]:
+        """The process environment: source files name their credentials' variables in it."""
+        return dict(os.environ)
 
     @property
     def app_origin(self) -> str:

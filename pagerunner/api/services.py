@@ -8,6 +8,7 @@ import inngest
 import structlog
 
 from ..functions import CANCEL_EVENT, EXECUTE_EVENT
+from ..queries.credentials import CredentialLimiter
 from ..queries.model import Query
 from ..queries.store import QueryStore
 from ..settings import Settings
@@ -42,6 +43,14 @@ class Services:
                 f"query {query.id} is saved but the engine did not accept it ({exc}); "
                 "it will be scheduled again when pagerunner restarts"
             ) from exc
+
+    async def resume(self, query_id: str) -> Query:
+        """Continue a query from its checkpoint, now: a back-off on its credential is lifted."""
+        query = await self.store.resume(query_id)
+        source = self.sources.get(query.source)
+        await CredentialLimiter(self.store.database).unblock(source.credential_id)
+        await self.schedule(query)
+        return query
 
     async def stop_run(self, query: Query) -> None:
         try:

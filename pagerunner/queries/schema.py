@@ -4,6 +4,8 @@
 * `pr_records`        every record once per `(source, record_key)`: the de-duplicated results.
 * `pr_query_records`  which query saw which record, on which page and at which position.
 * `pr_pages`          one row per stored page: cursors, counts, HTTP status, timing.
+* `pr_credentials`    per credential: the next free request slot and any back-off.
+* `pr_usage`          requests per credential per day and per month.
 
 The executor's `exec_*` tables may live in the same database: `include_name`
 keeps Alembic's eyes on `pr_*` only. Any change here needs a migration in
@@ -21,6 +23,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -38,12 +41,14 @@ __all__ = [
     "PREFIX",
     "VERSION_TABLE",
     "UTCDateTime",
+    "credentials",
     "include_name",
     "metadata",
     "pages",
     "queries",
     "query_records",
     "records",
+    "usage",
 ]
 
 PREFIX = "pr_"
@@ -168,6 +173,25 @@ pages = Table(
     Column("http_status", Integer, nullable=True),
     Column("duration_ms", Integer, nullable=False),
     Column("fetched_at", UTCDateTime, nullable=False),
+)
+
+
+credentials = Table(
+    "pr_credentials",
+    metadata,
+    Column("credential_id", String(255), primary_key=True),  # names the secret, never holds it
+    Column("next_slot_at", Float, nullable=False),  # epoch s: the next free request slot
+    Column("last_sent_at", Float, nullable=False),  # epoch s: the latest request sent
+    Column("blocked_until", Float, nullable=False),  # epoch s: back-off after a 429
+    Column("block_reason", Text, nullable=True),
+)
+
+usage = Table(
+    "pr_usage",
+    metadata,
+    Column("credential_id", String(255), primary_key=True),
+    Column("period", String(10), primary_key=True),  # "2026-11-28" (day) or "2026-11" (month)
+    Column("requests", Integer, nullable=False),
 )
 
 

@@ -238,6 +238,11 @@ class QueryStore:
     def __init__(self, url: str) -> None:
         self._db = Database(url, error=StoreError)
 
+    @property
+    def database(self) -> Database:
+        """The store's database, for other parts of the domain that keep state beside it."""
+        return self._db
+
     async def close(self) -> None:
         """Finish the transactions in flight and close every database connection."""
         await self._db.close()

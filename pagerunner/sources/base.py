@@ -189,6 +189,9 @@ class Source(Protocol):
     #: Every query on the same credential shares its rate limit and budget.
     credential_id: str
     limits: Limits
+    #: Rate-limit waits up to this long are slept through, longer ones pause the query
+    #: (None: the `PAGERUNNER_MAX_RATE_LIMIT_WAIT_S` setting).
+    max_wait_s: float | None
 
     def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Check and normalise a query's params; raise BadRequestError naming the field."""

@@ -39,6 +39,7 @@ class DemoSource:
     description = "The simulated provider (local, no API key needed)."
     params_help: Mapping[str, str] = PARAMS
     credential_id = "demo:PAGERUNNER_DEMO_API_KEY"
+    max_wait_s: float | None = None
 
     def __init__(
         self,

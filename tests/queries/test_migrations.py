@@ -8,6 +8,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect, text
 
 from pagerunner.queries.migrate import alembic_config, migrate
@@ -60,6 +61,8 @@ async def test_migrated_schema_matches_metadata(db_url: str) -> None:
         "pr_records",
         "pr_query_records",
         "pr_pages",
+        "pr_credentials",
+        "pr_usage",
     }
     await migrate(db_url)  # at head already: nothing to do
     assert _schema_diff(db_url) == []
@@ -71,7 +74,8 @@ async def test_version_is_kept_in_its_own_table(db_url: str) -> None:
     try:
         with engine.connect() as conn:
             versions = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
-            assert list(versions) == ["0001"]
+            head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+            assert list(versions) == [head] and head == "0002"
     finally:
         engine.dispose()
 

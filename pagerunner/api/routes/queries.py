@@ -74,8 +74,7 @@ async def get_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
     summary="Continue a paused, failed or cancelled query from its checkpoint",
 )
 async def resume_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
-    query = await services.store.resume(query_id)
-    await services.schedule(query)
+    query = await services.resume(query_id)
     return query.to_json()
 
 

@@ -1,0 +1,66 @@
+"""One rate limit and one budget per credential, shared by every query on it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pagerunner.sources.simulator import Fault, max_in_window
+
+from .conftest import App, fast_settings, running_app
+
+RATE = 10
+
+
+@pytest.fixture
+async def limited(tmp_path: Path) -> AsyncIterator[App]:
+    settings = fast_settings(str(tmp_path / "p.db"), demo_rate_per_s=RATE)
+    async with running_app(settings) as value:
+        value.sim.set_limits("demo-key", rate_per_s=RATE)  # the provider enforces it too
+        yield value
+
+
+async def test_twenty_queries_on_one_key_stay_within_its_rate(limited: App) -> None:
+    app = limited
+    ids = [await app.run(f"shared{i} total:60") for i in range(20)]
+    done = [await app.until(i, timeout_s=60) for i in ids]
+    assert [q["status"] for q in done] == ["completed"] * 20
+    stats = app.sim.stats
+    assert stats.rate_limited == 0  # the provider never had to refuse one
+    assert stats.total_requests == 60
+    assert max_in_window(stats.served_at["demo-key"], 1.0) <= RATE
+    for query_id, q in zip(ids, done, strict=True):
+        assert await app.record_ids(query_id) == app.expected_ids(q["params"]["q"])
+
+
+async def test_a_429_backs_off_every_query_on_the_key(tmp_path: Path) -> None:
+    async with running_app(fast_settings(str(tmp_path / "p.db"), page_delay_s=0.1)) as app:
+        app.sim.add_fault(Fault(kind="rate_limit", times=1, after=3, retry_after_s=2))
+        ids = [await app.run(f"pair{i} total:100") for i in range(2)]
+        done = [await app.until(i, timeout_s=30) for i in ids]
+        assert [q["status"] for q in done] == ["completed", "completed"]
+        served = sorted(app.sim.stats.served_at["demo-key"])
+        refused_at = sorted(app.sim.stats.received_at["demo-key"])[3]
+        # After the 429 nobody asked again for the whole Retry-After, not even the other query.
+        assert not [t for t in served if refused_at < t < refused_at + 1.9]
+        usage = (await app.api.get("/api/usage")).json()["items"]
+        assert usage[0]["credential"] == "demo:PAGERUNNER_DEMO_API_KEY"
+        # Ten pages and the refused request: every request sent is counted.
+        assert usage[0]["requests_today"] == 11 == usage[0]["requests_this_month"]
+
+
+async def test_a_spent_budget_stops_new_pages_before_the_request(tmp_path: Path) -> None:
+    settings = fast_settings(str(tmp_path / "p.db"), demo_monthly_budget=3)
+    async with running_app(settings) as app:
+        query_id = await app.run("budget total:100")
+        query = await app.until(query_id)
+        assert query["status"] == "failed" and query["error_code"] == "quota_exceeded"
+        assert "monthly budget of 3 requests" in query["error_message"]
+        assert query["pages_fetched"] == 3
+        assert app.sim.stats.total_requests == 3  # the 4th request was never sent
+        usage = (await app.api.get("/api/usage")).json()["items"]
+        assert usage[0]["requests_this_month"] == 3 and usage[0]["monthly_budget"] == 3
+        await asyncio.sleep(0)
