@@ -67,6 +67,14 @@ def executor(
             show_default=False,
         ),
     ] = None,
+    api_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PAGERUNNER_API_TOKEN",
+            help="Require this token for the dashboard and the REST API (prefer the env var).",
+            show_default=False,
+        ),
+    ] = None,
     retry_schedule: Annotated[
         str,
         typer.Option(
@@ -85,15 +93,19 @@ def executor(
         raise typer.BadParameter(
             "must be 'exponential' or 'inngest'", param_hint="--retry-schedule"
         )
-    if host not in ("127.0.0.1", "localhost", "::1") and not (signing_key and event_key):
+    if host not in ("127.0.0.1", "localhost", "::1") and not (
+        signing_key and event_key and api_token
+    ):
         raise typer.BadParameter(
-            "binding beyond loopback needs --signing-key and --event-key", param_hint="--host"
+            "binding beyond loopback needs --signing-key, --event-key and --api-token",
+            param_hint="--host",
         )
     config = ExecutorConfig(
         db_url=db,
         app_urls=tuple(app_url or ()),
         signing_key=signing_key,
         event_key=event_key,
+        api_token=api_token,
         backoff=Backoff(schedule="inngest" if retry_schedule == "inngest" else "exponential"),
         max_inflight=max_inflight,
         retention_days=retention_days,

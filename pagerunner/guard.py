@@ -130,8 +130,16 @@ class Guard:
 
 
 def _safe_next(target: str) -> str:
-    """Only same-site paths: never redirect to another host after login."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    """Only same-site paths: never redirect to another host after login.
+
+    Browsers read `/\\host` as `//host` and drop tabs and newlines from URLs, so
+    backslashes and control characters are refused along with `//`.
+    """
+    if not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/"
+    return target
 
 
 _LOGIN_PAGE = """<!doctype html>

@@ -1,4 +1,4 @@
-"""The executor's HTTP surface: event intake, registration and the v1 REST API.
+"""The executor's HTTP surface: event intake, registration, the v1 REST API and the dashboard.
 
 Routes are thin: they parse and validate, call the `Executor` or `views`, and
 map executor errors to status codes in one place (`_errors`).
@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from ..guard import Guard
 from . import views
+from .dashboard import install_dashboard
 from .engine import Executor
 from .errors import (
     ConflictError,
@@ -46,6 +48,7 @@ def get_executor(request: Request) -> Executor:
 
 
 ExecutorDep = Annotated[Executor, Depends(get_executor)]
+PUBLIC_PATHS = ("/e/", "/fn/register", "/healthz")
 intake_router = APIRouter(tags=["intake"])
 v1 = APIRouter(prefix="/v1")
 
@@ -69,8 +72,11 @@ def create_executor_app(executor: Executor) -> FastAPI:
         return response
 
     app.add_exception_handler(ExecutorError, _errors)  # type: ignore[arg-type]
+    # Intake and registration are for SDKs and keep their own key / signature checks.
+    Guard(executor.config.api_token, public_paths=PUBLIC_PATHS).install(app)
     app.include_router(intake_router)
     app.include_router(v1)
+    install_dashboard(app)
     return app
 
 

@@ -18,6 +18,9 @@ class ExecutorConfig:
     signing_key: str | None = None
     signing_key_fallback: str | None = None
     event_key: str | None = None
+    # When set, the dashboard and the REST API require it (event intake and registration
+    # keep their own key and signature checks).
+    api_token: str | None = field(default=None, repr=False)
     backoff: Backoff = field(default_factory=Backoff)
     max_inflight: int = 32
     call_timeout_s: float = 600.0

@@ -1,7 +1,7 @@
 """Read-only views of executor state, in the shapes of Inngest's v1 REST API.
 
-The REST routes and the (later) dashboard read through these functions, so
-both show the same thing.
+The REST routes and the dashboard read through these functions, so both show
+the same thing. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ from .errors import NotFoundError
 from .store.schema import apps, attempts, events, functions, runs, steps
 
 __all__ = [
+    "event_names",
     "get_run",
     "list_apps",
     "list_events",
     "list_functions",
     "list_runs",
+    "run_detail",
     "run_steps",
+    "runs_by_event",
     "runs_for_event",
 ]
 
@@ -96,6 +99,50 @@ def list_runs(
     rows = (conn.execute(query.order_by(runs.c.id.desc()).limit(limit + 1))).all()
     page = [function_run(r) for r in rows[:limit]]
     return page, (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def run_detail(conn: Connection, run_id: str) -> dict[str, Any]:
+    """A run with its trigger event(s), its steps and its function-level calls."""
+    row = (conn.execute(select(runs).where(runs.c.id == run_id))).first()
+    if row is None:
+        raise NotFoundError(f"run '{run_id}' not found")
+    data = function_run(row)
+    trigger_events: list[Any] = list(row.events or [])
+    first = trigger_events[0] if trigger_events and isinstance(trigger_events[0], dict) else {}
+    data["event_name"] = first.get("name")
+    data["events"] = trigger_events
+    data["steps"] = run_steps(conn, run_id)
+    # Calls that were not a step's (discovery, the final call, a function-level error).
+    call_rows = conn.execute(
+        select(attempts)
+        .where(attempts.c.run_id == run_id, attempts.c.step_id.is_(None))
+        .order_by(attempts.c.id)
+    ).all()
+    data["calls"] = [_attempt(a) for a in call_rows]
+    return data
+
+
+def event_names(conn: Connection, event_ids: Sequence[str]) -> dict[str, str]:
+    """The name of each of these events (ids of deleted events are left out)."""
+    if not event_ids:
+        return {}
+    rows = conn.execute(
+        select(events.c.id, events.c.name).where(events.c.id.in_(list(set(event_ids))))
+    )
+    return {r.id: r.name for r in rows}
+
+
+def runs_by_event(conn: Connection, event_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """The runs each of these events started, oldest first."""
+    if not event_ids:
+        return {}
+    rows = conn.execute(
+        select(runs).where(runs.c.event_id.in_(list(set(event_ids)))).order_by(runs.c.id)
+    )
+    found: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        found.setdefault(r.event_id, []).append(function_run(r))
+    return found
 
 
 def run_steps(conn: Connection, run_id: str) -> list[dict[str, Any]]:

@@ -84,6 +84,7 @@ def create_simulator_app(sim: Simulator) -> FastAPI:
             return Response(status_code=499)  # nobody is listening any more
         return _to_response(sim.answer_search(key, request.query_params, verdict.fault))
 
+    sim.profiles.add_routes(app, admin=sim.config.admin)  # other providers' shapes
     if sim.config.admin:
         _add_admin_routes(app, sim)
     return app

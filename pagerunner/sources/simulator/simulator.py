@@ -11,13 +11,17 @@ decided in this order:
 4. the parameters (400),
 5. the key's quota (402),
 6. the page (200), which counts against the quota.
+
+The provider profiles (`profiles`, `sim.profile(name)`) answer at other
+paths in other providers' shapes, through the same faults, keys, limits and
+stats, in the same order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import structlog
 from fastapi import FastAPI
@@ -26,6 +30,15 @@ from . import answers, data
 from .answers import Answer
 from .app import create_simulator_app
 from .faults import Fault, FaultRules, FaultVerdict
+from .profiles import (
+    ApolloProfile,
+    GitHubProfile,
+    PlacesLegacyProfile,
+    PlacesNewProfile,
+    Profile,
+    Profiles,
+    SerpApiProfile,
+)
 from .search import MAX_PAGE_SIZE, SearchRequest, SearchRequestError, search_page
 from .traffic import KeyLimits, SimulatorStats, Traffic
 
@@ -66,6 +79,7 @@ class Simulator:
         self._faults = FaultRules(seed=self.config.seed)
         self._limits: dict[str, KeyLimits] = {}
         self._traffic = Traffic()
+        self.profiles = Profiles(self)
         self.app = create_simulator_app(self)
 
     # -- what tests and benchmarks use ------------------------------------------------
@@ -94,6 +108,22 @@ class Simulator:
         """The active faults (a fault with `times` retires once it has fired that often)."""
         return self._faults.active
 
+    @overload
+    def profile(self, name: Literal["serpapi"]) -> SerpApiProfile: ...
+    @overload
+    def profile(self, name: Literal["places_legacy"]) -> PlacesLegacyProfile: ...
+    @overload
+    def profile(self, name: Literal["places_new"]) -> PlacesNewProfile: ...
+    @overload
+    def profile(self, name: Literal["github"]) -> GitHubProfile: ...
+    @overload
+    def profile(self, name: Literal["apollo"]) -> ApolloProfile: ...
+    @overload
+    def profile(self, name: str) -> Profile[Any, Any]: ...
+    def profile(self, name: str) -> Profile[Any, Any]:
+        """The provider profile `name` (KeyError if there is none): settings, expected items."""
+        return self.profiles[name]
+
     def describe_faults(self) -> list[dict[str, Any]]:
         """The active faults with their `matched` and `fired` counters."""
         return self._faults.describe()
@@ -114,10 +144,14 @@ class Simulator:
         return self._traffic.snapshot()
 
     def reset(self) -> None:
-        """Clear faults, limits, stats and quota use: as good as new."""
+        """Clear faults, limits, stats, quota use and the profiles' state: as good as new.
+
+        Profile settings stay (they are configuration, like `config`).
+        """
         self._faults.clear()
         self._limits.clear()
         self._traffic.reset()
+        self.profiles.reset()
 
     # -- what the HTTP app uses -----------------------------------------------------
 
@@ -134,16 +168,33 @@ class Simulator:
         self, key: str | None, params: Mapping[str, str], fault: Fault | None = None
     ) -> Answer:
         """Decide the answer to a search request (after its delay) and count it."""
-        answer = self._decide(key, params, fault)
+        return self.count_answer(self._decide(key, params, fault))
+
+    def client_left(self) -> None:
+        """The client disconnected before the answer: nothing was served."""
+        self._traffic.abandoned()
+
+    # -- what the provider profiles use (steps of `_decide`, in their own shapes) ------
+
+    def count_answer(self, answer: Answer) -> Answer:
+        """Count `answer` in the stats (by status, or as dropped) and return it."""
         if answer.drop:
             self._traffic.dropped()
         else:
             self._traffic.answered(answer.status)
         return answer
 
-    def client_left(self) -> None:
-        """The client disconnected before the answer: nothing was served."""
-        self._traffic.abandoned()
+    def admit(self, key: str) -> int | None:
+        """Pass `key`'s rate limiter: None, or the whole seconds (≥ 1) to wait."""
+        return self._traffic.admit(key, self.limits(key))
+
+    def quota_spent(self, key: str) -> bool:
+        quota = self.limits(key).quota
+        return quota is not None and self._traffic.quota_used(key) >= quota
+
+    def count_search(self, key: str) -> None:
+        """One successful search with `key`: what the quota counts."""
+        self._traffic.searched(key)
 
     def _decide(self, key: str | None, params: Mapping[str, str], fault: Fault | None) -> Answer:
         limits = self.limits(key or "")

@@ -1,0 +1,109 @@
+"""Registered functions described for people: triggers, retries and flow control.
+
+The registered config is parsed with the same `FunctionDef.from_config` the
+run loop uses, so the page shows what the executor enforces (e.g. retries
+clamped to 20, `idempotency` as a 24 h rate limit of 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ExecutorError
+from ..functions import FunctionDef
+
+__all__ = ["FunctionSummary", "describe_function", "format_seconds"]
+
+
+@dataclass(frozen=True)
+class FunctionSummary:
+    id: str
+    name: str
+    app: str
+    triggers: tuple[tuple[str, str | None], ...]  # (description, event name to send a test of)
+    retries: int | None
+    settings: tuple[tuple[str, str], ...]  # (label, value) of each flow-control option set
+    problem: str | None = None  # the config could not be read
+
+
+def format_seconds(seconds: float) -> str:
+    """`30s`, `1m30s`, `24h`: Inngest's duration spelling."""
+    whole = round(seconds)
+    if whole != seconds and seconds < 60:
+        return f"{seconds:g}s"
+    parts = []
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
+        count, whole = divmod(whole, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def _keyed(text: str, key: str | None) -> str:
+    return f"{text} per {key}" if key else text
+
+
+def _settings(fn: FunctionDef, config: Mapping[str, Any]) -> list[tuple[str, str]]:  # noqa: C901
+    found: list[tuple[str, str]] = []
+    for c in fn.concurrency:
+        found.append(("Concurrency", _keyed(f"{c.limit} at a time", c.key) + f" (scope {c.scope})"))
+    if t := fn.throttle:
+        text = f"{t.limit} per {format_seconds(t.period_s)}, burst {t.burst}"
+        found.append(("Throttle", _keyed(text, t.key)))
+    if r := fn.rate_limit:
+        label = "Idempotency" if config.get("idempotency") else "Rate limit"
+        found.append((label, _keyed(f"{r.limit} per {format_seconds(r.period_s)}", r.key)))
+    if d := fn.debounce:
+        text = f"{format_seconds(d.period_s)}"
+        if d.timeout_s is not None:
+            text += f", at most {format_seconds(d.timeout_s)}"
+        found.append(("Debounce", _keyed(text, d.key)))
+    for rule in fn.cancel:
+        text = f"on {rule.event}"
+        if rule.expression:
+            text += f" if {rule.expression}"
+        if rule.timeout_s is not None:
+            text += f" within {format_seconds(rule.timeout_s)}"
+        found.append(("Cancel", text))
+    if fn.start_timeout_s is not None:
+        found.append(("Timeout", f"start within {format_seconds(fn.start_timeout_s)}"))
+    if fn.finish_timeout_s is not None:
+        found.append(("Timeout", f"finish within {format_seconds(fn.finish_timeout_s)}"))
+    if s := fn.singleton:
+        found.append(("Singleton", _keyed(s.mode, s.key)))
+    if fn.unsupported:
+        found.append(("Not supported", ", ".join(fn.unsupported)))
+    return found
+
+
+def _trigger(event: str | None, expression: str | None, cron: str | None) -> tuple[str, str | None]:
+    text = f"event {event}" if event else f"cron {cron}" if cron else "?"
+    sendable = event if event and "*" not in event and not event.startswith("inngest/") else None
+    return (f"{text} if {expression}" if expression else text), sendable
+
+
+def describe_function(row: Mapping[str, Any]) -> FunctionSummary:
+    """A `views.list_functions` row as the functions page shows it."""
+    config = row.get("config") or {}
+    try:
+        fn = FunctionDef.from_config(str(row["app"]), config)
+    except ExecutorError as exc:
+        return FunctionSummary(
+            id=str(row["id"]),
+            name=str(row.get("name") or row["id"]),
+            app=str(row["app"]),
+            triggers=(),
+            retries=None,
+            settings=(),
+            problem=str(exc),
+        )
+    return FunctionSummary(
+        id=fn.id,
+        name=fn.name,
+        app=fn.app_name,
+        triggers=tuple(_trigger(t.event, t.expression, t.cron) for t in fn.triggers),
+        retries=fn.max_attempts - 1,
+        settings=tuple(_settings(fn, config)),
+    )
