@@ -1,14 +1,20 @@
-"""The pagerunner app: the API and the Inngest serve endpoint, built from `Settings`."""
+"""The pagerunner app: the API, the web pages and the Inngest serve endpoint, from `Settings`.
+
+When `Settings.api_token` is set, everything but `/healthz`, `/login`, the static
+files and `/api/inngest` requires it (see `guard`).
+"""
 
 from __future__ import annotations
 
 import inngest.fast_api
 from fastapi import FastAPI
 
+from . import web
 from .api.errors import install_error_handlers
-from .api.routes import health, queries, usage
+from .api.routes import combos, health, queries, usage
 from .api.services import Services
 from .functions import QueryRunner, create_client, create_functions
+from .guard import Guard
 from .queries.store import QueryStore
 from .settings import Settings
 from .sources.registry import SourceRegistry
@@ -27,10 +33,14 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
     )
     app.state.services = Services(settings=settings, store=store, sources=sources, client=client)
+    # The Inngest serve endpoint is public to the guard: it checks its own request signatures.
+    Guard(settings.token, public_paths=("/api/inngest",)).install(app)
     install_error_handlers(app)
     app.include_router(queries.router)
     app.include_router(usage.router)
+    app.include_router(combos.router)
     app.include_router(health.router)
+    web.install(app)
     runner = QueryRunner(store, sources, settings)
     inngest.fast_api.serve(app, client, create_functions(client, runner))
     return app

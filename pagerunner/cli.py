@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from . import cli_queries
+from . import cli_combos, cli_queries, cli_sources
 from .executor import Backoff, ExecutorConfig, running_executor, serve_http
 from .logging import configure_logging
 from .sources.simulator import Simulator, SimulatorConfig
@@ -193,6 +193,8 @@ app.command()(cli_queries.serve)
 app.command()(cli_queries.run)
 app.command()(cli_queries.export)
 app.add_typer(cli_queries.queries_app, name="queries")
+app.add_typer(cli_combos.combos_app, name="combos")
+app.add_typer(cli_sources.sources_app, name="sources")
 
 
 def main() -> None:

@@ -71,11 +71,11 @@ def serve(
     """Run the app, the embedded executor and the simulated provider in one process."""
     settings = load_settings(host=host, port=port, executor_port=executor_port, db=db, demo=demo)
     configure_logging(settings.log_level)
-    if settings.host not in ("127.0.0.1", "localhost", "::1"):
-        console.print(
-            "[yellow]warning:[/] the API has no authentication yet; "
-            f"binding to {settings.host} exposes it to the network"
-        )
+    try:
+        settings.check_exposure()
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
     asyncio.run(_serve(settings))
 
 
@@ -136,23 +136,25 @@ def _parse_params(items: list[str]) -> dict[str, str]:
 
 async def _run(settings: Settings, api_url: str, body: dict[str, Any]) -> dict[str, Any]:
     async with contextlib.AsyncExitStack() as stack:
-        api = await stack.enter_async_context(ApiClient(api_url))
+        api = await stack.enter_async_context(ApiClient(api_url, token=settings.token))
         if not await api.alive():
             from .runtime import running_pagerunner
 
             console.print(f"no pagerunner at {api_url}: starting one in this process")
             await stack.enter_async_context(running_pagerunner(settings))
-            api = await stack.enter_async_context(ApiClient(settings.app_origin))
+            api = await stack.enter_async_context(
+                ApiClient(settings.app_origin, token=settings.token)
+            )
         created = await api.request("POST", "/api/queries/run", json=body)
         return await follow(api, created["id"], console)
     raise AssertionError("unreachable")  # pragma: no cover - for type checkers
 
 
-def _with_api(api_url: str | None, action: Any) -> Any:
+def with_api(api_url: str | None, action: Any) -> Any:
     settings = load_settings()
 
     async def go() -> Any:
-        async with ApiClient(api_url or settings.app_origin) as api:
+        async with ApiClient(api_url or settings.app_origin, token=settings.token) as api:
             return await action(api)
 
     try:
@@ -171,7 +173,7 @@ def list_queries(
 ) -> None:
     """The newest queries."""
     params = {k: v for k, v in {"status": status, "source": source, "limit": limit}.items() if v}
-    page = _with_api(api_url, lambda api: api.request("GET", "/api/queries", params=params))
+    page = with_api(api_url, lambda api: api.request("GET", "/api/queries", params=params))
     table = Table("id", "source", "params", "status", "pages", "records", "new", "updated")
     for q in page["items"]:
         table.add_row(
@@ -191,13 +193,13 @@ def list_queries(
 @queries_app.command("show")
 def show(query_id: str, api_url: ApiUrl = None) -> None:
     """Everything about one query, as JSON."""
-    query = _with_api(api_url, lambda api: api.request("GET", f"/api/queries/{query_id}"))
+    query = with_api(api_url, lambda api: api.request("GET", f"/api/queries/{query_id}"))
     typer.echo(json.dumps(query, indent=2))
 
 
 def _action(name: str) -> Any:
     def command(query_id: str, api_url: ApiUrl = None) -> None:
-        query = _with_api(
+        query = with_api(
             api_url, lambda api: api.request("POST", f"/api/queries/{query_id}/{name}")
         )
         typer.echo(f"{query['id']}: {query['status']}")
@@ -234,4 +236,4 @@ def export(
             async for chunk in chunks:
                 out.write(chunk)
 
-    _with_api(api_url, download)
+    with_api(api_url, download)

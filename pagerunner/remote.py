@@ -24,9 +24,12 @@ class ApiError(Exception):
 
 
 class ApiClient:
-    def __init__(self, base_url: str, *, timeout_s: float = 30.0) -> None:
+    """The API of the pagerunner at `base_url`; `token` is its PAGERUNNER_API_TOKEN, if any."""
+
+    def __init__(self, base_url: str, *, token: str | None = None, timeout_s: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s)
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout_s)
 
     async def __aenter__(self) -> ApiClient:
         return self
@@ -42,6 +45,11 @@ class ApiClient:
                 f"no pagerunner answering at {self.base_url} ({exc.__class__.__name__}); "
                 "start it with `pagerunner serve` or pass --api-url"
             ) from exc
+        if response.status_code == 401:
+            raise ApiError(
+                f"{_error_text(response)} (set PAGERUNNER_API_TOKEN to the token of the "
+                f"pagerunner at {self.base_url})"
+            )
         if response.status_code >= 400:
             raise ApiError(_error_text(response))
         return response.json()

@@ -41,7 +41,12 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def running_pagerunner(settings: Settings) -> AsyncIterator[Runtime]:
-    """Start every part; on exit stop them in reverse order (pages in flight may finish)."""
+    """Start every part; on exit stop them in reverse order (pages in flight may finish).
+
+    Raises `ValueError` before starting anything if the settings would expose the
+    API beyond the loopback interface without a token.
+    """
+    settings.check_exposure()
     await migrate(settings.db)
     app = create_app(settings)
     services: Services = app.state.services
@@ -65,6 +70,7 @@ async def running_pagerunner(settings: Settings) -> AsyncIterator[Runtime]:
                 db_url=settings.db,
                 app_urls=(f"{local_origin}/api/inngest",),
                 backoff=Backoff(base_s=settings.retry_base_s),
+                api_token=settings.token,
             )
             executor = await stack.enter_async_context(
                 running_executor(config, port=settings.executor_port, asgi_apps={local_origin: app})

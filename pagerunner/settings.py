@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     sources_dir: Path = Path("sources")
     #: Load the source presets shipped with pagerunner.
     source_presets: bool = True
+    #: Aim file-defined sources at another origin, e.g. a simulator (JSON in the env var):
+    #: {"serpapi-maps": "http://127.0.0.1:8099"}.
+    source_origins: dict[str, str] = {}
     #: First retry delay of the embedded executor (doubling, capped at 60 s, with jitter).
     retry_base_s: float = Field(1.0, gt=0)
     app_id: str = "pagerunner"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ..queries.batches import BatchNotFound
+from ..queries.combos import TooManyCombos
 from ..queries.model import InvalidTransition, QueryError, QueryNotFound
 from ..sources.base import BadRequestError
 from .services import SchedulingError
@@ -28,7 +30,9 @@ def _source_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def _query_error(_request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, QueryNotFound):
+    if isinstance(exc, TooManyCombos):
+        return _source_error(_request, exc)
+    if isinstance(exc, QueryNotFound | BatchNotFound):
         return JSONResponse({"detail": str(exc)}, status_code=404)
     if isinstance(exc, InvalidTransition):
         return JSONResponse({"detail": str(exc)}, status_code=409)

@@ -4,6 +4,7 @@
 * `pr_records`        every record once per `(source, record_key)`: the de-duplicated results.
 * `pr_query_records`  which query saw which record, on which page and at which position.
 * `pr_pages`          one row per stored page: cursors, counts, HTTP status, timing.
+* `pr_batches`        combos: one batch of queries from list-valued params.
 * `pr_credentials`    per credential: the next free request slot and any back-off.
 * `pr_usage`          requests per credential per day and per month.
 
@@ -41,6 +42,7 @@ __all__ = [
     "PREFIX",
     "VERSION_TABLE",
     "UTCDateTime",
+    "batches",
     "credentials",
     "include_name",
     "metadata",
@@ -121,6 +123,7 @@ queries = Table(
     Column("last_error", Text, nullable=True),
     Column("runs", Integer, nullable=False),
     Column("run_id", String(64), nullable=True),  # the durable run that started it last
+    Column("batch_id", String(26), nullable=True, index=True),  # the combo it belongs to
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
@@ -175,6 +178,17 @@ pages = Table(
     Column("fetched_at", UTCDateTime, nullable=False),
 )
 
+
+batches = Table(
+    "pr_batches",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("source", String(255), nullable=False),
+    Column("params", _json(), nullable=False),  # as submitted, with lists
+    Column("max_pages", Integer, nullable=True),
+    Column("query_count", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
 
 credentials = Table(
     "pr_credentials",

@@ -38,7 +38,7 @@ class DemoSource:
     name = "demo"
     description = "The simulated provider (local, no API key needed)."
     params_help: Mapping[str, str] = PARAMS
-    credential_id = "demo:PAGERUNNER_DEMO_API_KEY"
+    credential_id = "env:PAGERUNNER_DEMO_API_KEY"
     max_wait_s: float | None = None
 
     def __init__(

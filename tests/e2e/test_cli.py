@@ -83,3 +83,27 @@ def test_commands_say_when_no_server_answers() -> None:
     result = cli("queries", "list", "--api-url", f"http://127.0.0.1:{free_port()}")
     assert result.returncode == 1
     assert "no pagerunner answering" in result.stderr
+
+
+async def test_combos_from_the_command_line(app: App) -> None:
+    api = ["--api-url", str(app.api.base_url).rstrip("/")]
+    created = await acli(
+        "combos",
+        "run",
+        "demo",
+        "-p",
+        "q=a total:20",
+        "-p",
+        "q=b total:20",
+        "-p",
+        "location=X",
+        *api,
+    )
+    assert created.returncode == 0, created.stderr
+    combo_id = created.stdout.split()[1].rstrip(":")
+    assert created.stdout.strip().endswith("2 queries")
+    for query in (await app.api.get("/api/queries")).json()["items"]:
+        await app.until(query["id"], {"completed"})
+    shown = await acli("combos", "show", combo_id, "--as-json", *api)
+    combo = json.loads(shown.stdout)
+    assert combo["status"] == "completed" and combo["distinct_records"] == 40

@@ -1,0 +1,59 @@
+"""`/api/combos`: one query per combination of list-valued params, under a batch."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...queries.batches import BatchStore
+from ...queries.combos import DEFAULT_CAP, expand
+from ..deps import ServicesDep
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/combos", tags=["combos"])
+
+
+class RunCombos(BaseModel):
+    """List-valued params: every combination becomes one query."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=100, examples=["demo"])
+    params: dict[str, Any] = Field(
+        examples=[{"q": ["coffee", "tea"], "location": ["Austin, TX", "Dallas, TX"]}]
+    )
+    max_pages: int | None = Field(None, ge=1, le=100_000)
+    max_queries: int = Field(DEFAULT_CAP, ge=1, le=10_000)
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Start one query per combination")
+async def run_combos(body: RunCombos, services: ServicesDep) -> dict[str, Any]:
+    source = services.sources.get(body.source)
+    combos = expand(body.params, source.validate_params, cap=body.max_queries)
+    batch, created = await BatchStore(services.store.database).create(
+        body.source, body.params, combos, max_pages=body.max_pages
+    )
+    for query in created:
+        await services.schedule(query)
+    return {"id": batch.id, "queries": len(created), "query_ids": [q.id for q in created]}
+
+
+@router.get("/{batch_id}", summary="A combo's progress and its queries")
+async def get_combo(batch_id: str, services: ServicesDep) -> dict[str, Any]:
+    return await BatchStore(services.store.database).summary(batch_id)
+
+
+@router.get("/{batch_id}/results", summary="Every distinct record the combo found, once")
+async def combo_results(
+    batch_id: str,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    items, total = await BatchStore(services.store.database).results(
+        batch_id, limit=limit, offset=offset
+    )
+    return {"items": items, "total": total, "limit": limit, "offset": offset}

@@ -1,0 +1,147 @@
+"""Persistence of combos: a batch row and its queries, created in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, distinct, func, select
+
+from ..sqlstore import Database
+from .combos import Batch
+from .model import Query, QueryError
+from .schema import batches, queries, query_records, records
+from .store import _query_from_row, _query_values
+
+__all__ = ["BatchNotFound", "BatchStore"]
+
+
+class BatchNotFound(QueryError):
+    """No combo with this id."""
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"combo '{batch_id}' not found")
+
+
+def _create(conn: Connection, batch: Batch, new: Sequence[Query]) -> None:
+    conn.execute(
+        batches.insert().values(
+            id=batch.id,
+            source=batch.source,
+            params=dict(batch.params),
+            max_pages=batch.max_pages,
+            query_count=batch.query_count,
+            created_at=batch.created_at,
+        )
+    )
+    conn.execute(queries.insert(), [{**_query_values(q), "batch_id": batch.id} for q in new])
+
+
+def _batch(conn: Connection, batch_id: str) -> Batch:
+    row = conn.execute(select(batches).where(batches.c.id == batch_id)).first()
+    if row is None:
+        raise BatchNotFound(batch_id)
+    return Batch(row.id, row.source, row.params, row.max_pages, row.query_count, row.created_at)
+
+
+def _summary(conn: Connection, batch_id: str) -> dict[str, Any]:
+    batch = _batch(conn, batch_id)
+    members = [
+        _query_from_row(r)
+        for r in conn.execute(
+            select(queries).where(queries.c.batch_id == batch_id).order_by(queries.c.id)
+        )
+    ]
+    by_status: dict[str, int] = {}
+    for q in members:
+        by_status[str(q.status)] = by_status.get(str(q.status), 0) + 1
+    distinct_records = conn.execute(
+        select(func.count(distinct(query_records.c.record_id))).where(
+            query_records.c.query_id.in_(select(queries.c.id).where(queries.c.batch_id == batch_id))
+        )
+    ).scalar_one()
+    return {
+        **batch.to_json(),
+        "status": _overall(by_status, len(members)),
+        "by_status": by_status,
+        "pages_fetched": sum(q.pages_fetched for q in members),
+        "records_fetched": sum(q.records_fetched for q in members),
+        "records_inserted": sum(q.records_inserted for q in members),
+        "distinct_records": distinct_records,
+        "queries": [
+            {
+                k: q.to_json()[k]
+                for k in (
+                    "id",
+                    "params",
+                    "status",
+                    "pages_fetched",
+                    "records_fetched",
+                    "records_inserted",
+                    "error_message",
+                    "pause_reason",
+                )
+            }
+            for q in members
+        ],
+    }
+
+
+def _overall(by_status: Mapping[str, int], total: int) -> str:
+    """One word for the batch: running while any query may still move."""
+    if any(by_status.get(s) for s in ("pending", "running")):
+        return "running"
+    if by_status.get("completed") == total:
+        return "completed"
+    return "stopped"  # some failed, paused or cancelled: see by_status
+
+
+def _results(conn: Connection, batch_id: str, limit: int, offset: int) -> tuple[list[Any], int]:
+    _batch(conn, batch_id)
+    member_ids = select(queries.c.id).where(queries.c.batch_id == batch_id)
+    seen = (
+        select(query_records.c.record_id)
+        .where(query_records.c.query_id.in_(member_ids))
+        .distinct()
+        .subquery()
+    )
+    total = conn.execute(select(func.count()).select_from(seen)).scalar_one()
+    rows = conn.execute(
+        select(records.c.record_key, records.c.data)
+        .where(records.c.id.in_(select(seen.c.record_id)))
+        .order_by(records.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [{"key": r.record_key, "data": r.data} for r in rows], int(total)
+
+
+class BatchStore:
+    """Combos in the query store's database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        source: str,
+        params: Mapping[str, Any],
+        combos: Sequence[Mapping[str, Any]],
+        *,
+        max_pages: int | None = None,
+    ) -> tuple[Batch, list[Query]]:
+        """The batch and one pending query per combination, in one transaction."""
+        batch = Batch.new(source, params, max_pages, len(combos))
+        new = [Query.new(source, combo, max_pages=max_pages) for combo in combos]
+        await self._db.write(_create, batch, new)
+        return batch, new
+
+    async def summary(self, batch_id: str) -> dict[str, Any]:
+        """The batch, its progress summed over its queries, and each query's state."""
+        return await self._db.read(_summary, batch_id)
+
+    async def results(
+        self, batch_id: str, *, limit: int = 100, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Every distinct record any of the batch's queries saw, once."""
+        return await self._db.read(_results, batch_id, limit, offset)
