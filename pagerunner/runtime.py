@@ -76,6 +76,7 @@ async def running_pagerunner(settings: Settings) -> AsyncIterator[Runtime]:
                 running_executor(config, port=settings.executor_port, asgi_apps={local_origin: app})
             )
         await stack.enter_async_context(serve_http(app, host=settings.host, port=settings.port))
+        stack.push_async_callback(services.drain)  # sends in flight finish before the engine stops
         rescheduled = await services.reschedule_pending()
         log.info(
             "pagerunner_started",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 import inngest
 import structlog
@@ -18,6 +19,9 @@ __all__ = ["SchedulingError", "Services"]
 
 log = structlog.get_logger("pagerunner.api")
 
+#: Tries of a background send to the engine before the query is left for the next start.
+SCHEDULE_ATTEMPTS = 5
+
 
 class SchedulingError(Exception):
     """The engine did not accept the event; the query stays as it is."""
@@ -29,6 +33,30 @@ class Services:
     store: QueryStore
     sources: SourceRegistry
     client: inngest.Inngest
+    _background: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+
+    def schedule_soon(self, query: Query) -> None:
+        """Hand a saved query to the engine without making the caller wait for it.
+
+        The send is retried a few times; a query the engine never got stays
+        pending and is scheduled again when pagerunner starts.
+        """
+        task = asyncio.create_task(self._schedule_with_retries(query))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _schedule_with_retries(self, query: Query) -> None:
+        for attempt in range(SCHEDULE_ATTEMPTS):
+            try:
+                await self.schedule(query)
+                return
+            except SchedulingError:
+                await asyncio.sleep(0.5 * 2**attempt)
+        log.error("query_left_pending", queryId=query.id, attempts=SCHEDULE_ATTEMPTS)
+
+    async def drain(self) -> None:
+        """Wait for the sends still in flight (at shutdown)."""
+        await asyncio.gather(*self._background, return_exceptions=True)
 
     async def schedule(self, query: Query) -> None:
         """Ask the engine to run the query; the event id makes a re-send harmless."""

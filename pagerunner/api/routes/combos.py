@@ -37,7 +37,7 @@ async def run_combos(body: RunCombos, services: ServicesDep) -> dict[str, Any]:
         body.source, body.params, combos, max_pages=body.max_pages
     )
     for query in created:
-        await services.schedule(query)
+        services.schedule_soon(query)
     return {"id": batch.id, "queries": len(created), "query_ids": [q.id for q in created]}
 
 

@@ -37,7 +37,7 @@ async def run_query(body: RunQuery, services: ServicesDep) -> dict[str, Any]:
     source = services.sources.get(body.source)
     params = source.validate_params(body.params)
     query = await services.store.create(body.source, params, max_pages=body.max_pages)
-    await services.schedule(query)
+    services.schedule_soon(query)  # answer at once: the query is saved, the send follows
     return {"id": query.id, "status": query.status.value}
 
 
