@@ -116,6 +116,18 @@ def _results(conn: Connection, batch_id: str, limit: int, offset: int) -> tuple[
     return [{"key": r.record_key, "data": r.data} for r in rows], int(total)
 
 
+def _recent(conn: Connection, limit: int) -> list[Batch]:
+    rows = conn.execute(
+        select(batches).order_by(batches.c.created_at.desc(), batches.c.id.desc()).limit(limit)
+    )
+    return [Batch(r.id, r.source, r.params, r.max_pages, r.query_count, r.created_at) for r in rows]
+
+
+def _batch_of(conn: Connection, query_id: str) -> str | None:
+    value = conn.execute(select(queries.c.batch_id).where(queries.c.id == query_id)).scalar()
+    return None if value is None else str(value)
+
+
 class BatchStore:
     """Combos in the query store's database."""
 
@@ -145,3 +157,11 @@ class BatchStore:
     ) -> tuple[list[dict[str, Any]], int]:
         """Every distinct record any of the batch's queries saw, once."""
         return await self._db.read(_results, batch_id, limit, offset)
+
+    async def recent(self, limit: int = 10) -> list[Batch]:
+        """The latest combos, newest first."""
+        return await self._db.read(_recent, limit)
+
+    async def batch_of(self, query_id: str) -> str | None:
+        """The combo a query belongs to, if any (None too for an unknown query)."""
+        return await self._db.read(_batch_of, query_id)

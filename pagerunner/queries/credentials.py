@@ -35,7 +35,7 @@ __all__ = ["BudgetExceeded", "CredentialLimiter", "CredentialUsage"]
 #: Claims wait in-process up to this long; beyond it the page step asks for a durable wait.
 MAX_CLAIM_WAIT_S = 2.0
 #: Spacing margin at send time, so jitter on the way to the provider cannot bunch requests.
-SEND_MARGIN = 1.04
+SEND_MARGIN = 1.06
 
 
 class BudgetExceeded(QueryError):

@@ -86,16 +86,19 @@ def default_action(status: int) -> Action | Literal["success"]:
     return "fail"
 
 
-def decide(errors: ErrorsSpec, answer: Answer) -> Verdict:
-    """The first matching rule's action, or the default for the status."""
+def decide(errors: ErrorsSpec, answer: Answer, *, page: int = 1) -> Verdict:
+    """The first matching rule's action, or the default for the status.
+
+    `page` is the query's page number (1 is the first), for rules with `page`.
+    """
     for rule in errors.rules:
-        if _matches(rule, answer):
+        if _matches(rule, answer, page):
             return Verdict(rule.action, rule)
     return Verdict(default_action(answer.status))
 
 
-def _matches(rule: ErrorRule, answer: Answer) -> bool:
-    if not rule.matches_status(answer.status):
+def _matches(rule: ErrorRule, answer: Answer, page: int) -> bool:
+    if not rule.matches_status(answer.status) or not rule.matches_page(page):
         return False
     if rule.body_contains is not None and rule.body_contains.lower() not in answer.text.lower():
         return False

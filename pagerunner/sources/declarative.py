@@ -105,7 +105,7 @@ class DeclarativeSource:
             raise _foreign_url(public_url, self._origin)
         response = await self._send(request, secrets)
         answer = _answer(response)
-        verdict = decide(self.spec.errors, answer)
+        verdict = decide(self.spec.errors, answer, page=checkpoint.page)
         if verdict.action == "ignore":
             return Page(
                 records=[],

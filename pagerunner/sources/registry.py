@@ -72,7 +72,9 @@ class SourceRegistry:
         )
 
     def names(self) -> list[str]:
-        return sorted(self._sources)
+        """Built-in sources first (the default in forms), then the others by name."""
+        builtin = [n for n, origin in self._origins.items() if origin == "built-in"]
+        return builtin + sorted(n for n in self._sources if n not in builtin)
 
     def get(self, name: str) -> Source:
         source = self._sources.get(name)

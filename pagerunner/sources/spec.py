@@ -267,6 +267,8 @@ class ErrorRule(_Model):
     path: JsonPathText | None = None
     value: Scalar | list[Scalar] | None = None
     headers: dict[str, str] | None = None
+    #: Only on the query's first page, or only on the pages after it (a cursor was sent).
+    page: Literal["first", "later"] | None = None
     action: Action
     message_path: JsonPathText | None = None
     #: Seconds to wait before retrying (rate_limited), when the provider does not say.
@@ -292,6 +294,12 @@ class ErrorRule(_Model):
         if match.group(1):
             return status // 100 == int(match.group(1))
         return int(match.group(2)) <= status <= int(match.group(3))
+
+    def matches_page(self, page: int) -> bool:
+        """Whether the rule applies to the query's page number `page` (1 is the first)."""
+        if self.page is None:
+            return True
+        return (page <= 1) == (self.page == "first")
 
 
 class ErrorsSpec(_Model):

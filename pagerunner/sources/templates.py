@@ -5,7 +5,8 @@ index access, no format specs, no conversions (`str.format` would allow
 `{p.__class__}`; these templates never call it). `{{` and `}}` are literal
 braces. A value that is exactly one placeholder keeps its parameter's type
 (a number stays a number in a JSON body); an optional parameter that has no
-value drops the header, query or body entry it stands alone in.
+value drops the header, query or body entry it stands alone in (also inside a
+list: `["{title}"]` without a title drops the entry rather than sending `[]`).
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ def render_value(value: Any, params: Mapping[str, Any]) -> Any:
         rendered = {k: render_value(v, params) for k, v in value.items()}
         return {k: v for k, v in rendered.items() if v is not MISSING}
     if isinstance(value, list):
-        return [v for v in (render_value(item, params) for item in value) if v is not MISSING]
+        items = [render_value(item, params) for item in value]
+        kept = [v for v in items if v is not MISSING]
+        # A list made only of missing parameters is left out, like a lone missing one.
+        return MISSING if items and not kept else kept
     return value
 
 

@@ -23,6 +23,7 @@ from ..api.deps import ServicesDep
 from ..api.services import SchedulingError, Services
 from ..functions import FUNCTION_ID
 from ..guard import CsrfChecked, csrf_token
+from ..queries.batches import BatchStore
 from ..queries.model import InvalidTransition, QueryError, QueryNotFound, QueryStatus, utcnow
 from ..sources.base import BadRequestError, Source
 from .views import NOTICES, Pager, QueryView, ResultsTable
@@ -313,6 +314,7 @@ async def _query_context(
     next_url = _page_url(url, "results_offset", pager.next)
     return {
         "q": QueryView(query, utcnow()),
+        "batch_id": await BatchStore(services.store.database).batch_of(query_id),
         "page_log": list(reversed(pages[-PAGE_LOG_ROWS:])),
         "pages_total": len(pages),
         "results": ResultsTable.of(items),

@@ -15,14 +15,19 @@ from typing import Any
 from ..queries.model import TRANSITIONS, Query, QueryStatus, utcnow
 
 __all__ = [
+    "COMBO_NOTICES",
     "NOTICES",
+    "Budget",
+    "ComboView",
     "Pager",
     "QueryView",
     "ResultsTable",
+    "UsageRow",
     "cell",
     "format_duration",
     "format_time",
     "params_text",
+    "unique_lines",
 ]
 
 #: Messages after an action redirects back to a page (`?done=<key>`): fixed texts, never
@@ -35,6 +40,17 @@ NOTICES: Mapping[str, str] = {
     "unscheduled": (
         "The query is saved, but the engine did not accept it; it is scheduled again "
         "when pagerunner restarts."
+    ),
+}
+
+
+COMBO_NOTICES: Mapping[str, str] = {
+    "created": (
+        "Combo created and its queries scheduled. This page updates itself every 3 seconds."
+    ),
+    "unscheduled": (
+        "The combo and its queries are saved, but the engine did not accept them all; "
+        "the pending ones are scheduled again when pagerunner restarts."
     ),
 }
 
@@ -194,3 +210,167 @@ class ResultsTable:
             for item in items
         ]
         return cls(columns=list(columns), rows=rows)
+
+
+def unique_lines(text: str) -> list[str]:
+    """A textarea's values: its non-empty lines, trimmed, each once, in order."""
+    return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+
+
+def combo_params_text(params: Mapping[str, Any]) -> str:
+    """`location: Austin · q: coffee, tea`: each parameter with all its values."""
+    parts = []
+    for key, value in params.items():
+        values = value if isinstance(value, list) else [value]
+        shown = [cell(v) for v in values if v not in (None, "")]
+        if shown:
+            parts.append(f"{key}: {', '.join(shown)}")
+    return " · ".join(parts) or "(no parameters)"
+
+
+@dataclass(frozen=True)
+class ComboView:
+    """A combo (`BatchStore.summary`) as its page shows it."""
+
+    summary: Mapping[str, Any]
+    now: datetime
+
+    @property
+    def id(self) -> str:
+        return str(self.summary["id"])
+
+    @property
+    def status(self) -> str:
+        return str(self.summary["status"])
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def params(self) -> str:
+        return combo_params_text(self.summary["params"])
+
+    @property
+    def param_values(self) -> list[tuple[str, str]]:
+        """Each parameter with its values as submitted: `("q", "coffee, tea")`."""
+        items = []
+        for key, value in self.summary["params"].items():
+            values = value if isinstance(value, list) else [value]
+            items.append((str(key), ", ".join(cell(v) for v in values)))
+        return items
+
+    @property
+    def total(self) -> int:
+        return len(self.summary["queries"])
+
+    @property
+    def completed(self) -> int:
+        return int(self.summary["by_status"].get("completed", 0))
+
+    @property
+    def by_status(self) -> list[tuple[str, int]]:
+        """How many queries are in each status, in the statuses' usual order."""
+        counts = self.summary["by_status"]
+        return [(str(s), int(counts[s])) for s in QueryStatus if counts.get(s)]
+
+    @property
+    def progress_text(self) -> str:
+        s = self.summary
+        return (
+            f"{self.completed} of {self.total} queries completed · {s['pages_fetched']} pages · "
+            f"{s['records_fetched']} records ({s['records_inserted']} new) · "
+            f"{s['distinct_records']} distinct"
+        )
+
+    @property
+    def queries(self) -> list[dict[str, Any]]:
+        """Each member query, with its parameters as text."""
+        return [{**q, "params_text": params_text(q["params"])} for q in self.summary["queries"]]
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromisoformat(str(self.summary["created_at"]))
+
+    @property
+    def announcement(self) -> str:
+        """One sentence for screen readers when the combo changes."""
+        return f"Combo {self.status}: {self.progress_text}."
+
+    def time(self, value: datetime | None) -> str:
+        return format_time(value, self.now)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Requests counted against a budget, for a bar and a sentence."""
+
+    used: int
+    limit: int
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.used / self.limit)) if self.limit else 100
+
+    @property
+    def text(self) -> str:
+        return f"{self.used} of {self.limit} ({self.percent}%)"
+
+
+def _rate(value: float | None, unit: str) -> str | None:
+    return None if not value else f"{value:g} per {unit}"
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One credential of `GET /api/usage` as the usage page shows it."""
+
+    item: Mapping[str, Any]
+    now: datetime
+
+    @property
+    def credential(self) -> str:
+        return str(self.item["credential"])
+
+    @property
+    def sources(self) -> list[str]:
+        return [str(s) for s in self.item["sources"]]
+
+    @property
+    def today(self) -> int:
+        return int(self.item["requests_today"])
+
+    @property
+    def this_month(self) -> int:
+        return int(self.item["requests_this_month"])
+
+    @property
+    def daily(self) -> Budget | None:
+        budget = self.item["daily_budget"]
+        return None if budget is None else Budget(self.today, int(budget))
+
+    @property
+    def monthly(self) -> Budget | None:
+        budget = self.item["monthly_budget"]
+        return None if budget is None else Budget(self.this_month, int(budget))
+
+    @property
+    def rates(self) -> str:
+        parts = [
+            _rate(self.item["per_second"], "second"),
+            _rate(self.item["per_minute"], "minute"),
+            _rate(self.item["per_hour"], "hour"),
+        ]
+        return " · ".join(p for p in parts if p) or "none"
+
+    @property
+    def blocked_until(self) -> datetime | None:
+        value = self.item["blocked_until"]
+        return None if value is None else datetime.fromisoformat(str(value))
+
+    @property
+    def block_reason(self) -> str:
+        return str(self.item["block_reason"] or "no reason given")
+
+    def time(self, value: datetime | None) -> str:
+        return format_time(value, self.now)

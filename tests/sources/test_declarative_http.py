@@ -279,6 +279,28 @@ async def test_single_page_and_a_200_body_ending_the_query(base: str) -> None:
         assert caught.value.message == f"google says {status} (HTTP 200)"
 
 
+async def test_a_rule_for_later_pages_only(base: str) -> None:
+    """INVALID_REQUEST on a page after the first (a page token too early) retries; on the
+    first page (a real bad request) it fails."""
+    rules = [
+        {"path": "status", "value": "INVALID_REQUEST", "page": "later", "action": "retry"},
+        {"path": "status", "value": "INVALID_REQUEST", "action": "fail"},
+    ]
+    src = source(
+        {
+            "params": {"status": {"help": "status to answer"}},
+            "request": {"url": f"{base}/google", "query": {"status": "{status}"}},
+            "records": {"path": "results", "key": "id"},
+            "errors": {"rules": rules},
+        }
+    )
+    params = {"status": "INVALID_REQUEST"}
+    with pytest.raises(ProviderError):
+        await src.fetch_page(params, Checkpoint(), {})
+    with pytest.raises(TransientError, match="google says INVALID_REQUEST"):
+        await src.fetch_page(params, Checkpoint(2, '{"next":"token","seen":20}'), {})
+
+
 def status_source(base: str, **extra: Any) -> DeclarativeSource:
     return source(
         {

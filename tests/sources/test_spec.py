@@ -16,6 +16,7 @@ from pagerunner.sources.loader import load_sources
 from pagerunner.sources.params import validate_params
 from pagerunner.sources.sourcefile import SourceSpecError, parse_spec
 from pagerunner.sources.spec import ErrorRule, SourceSpec
+from pagerunner.sources.templates import render_value
 
 ORIGIN = "sources/github.toml"
 VALID: dict[str, Any] = {
@@ -219,6 +220,27 @@ def test_error_rule_status_forms() -> None:
     assert ErrorRule(status=[403, 429], action="rate_limited").matches_status(403)
     (line,) = problems(spec_with(errors={"rules": [{"status": "5x", "action": "retry"}]}))
     assert line.startswith(f"{ORIGIN}: errors.rules.0.status: ")
+
+
+def test_error_rule_page_forms() -> None:
+    later = ErrorRule(path="status", value="INVALID_REQUEST", page="later", action="retry")
+    assert not later.matches_page(1) and later.matches_page(2) and later.matches_page(9)
+    first = ErrorRule(path="status", value="INVALID_REQUEST", page="first", action="fail")
+    assert first.matches_page(1) and not first.matches_page(2)
+    assert ErrorRule(status=400, action="fail").matches_page(1)
+    rule = {"status": 400, "page": "next", "action": "fail"}
+    (line,) = problems(spec_with(errors={"rules": [rule]}))
+    assert line.startswith(f"{ORIGIN}: errors.rules.0.page: ")
+
+
+def test_a_list_of_missing_params_is_left_out_like_a_lone_one() -> None:
+    body = {"titles": ["{title}"], "both": ["{title}", "{q}"], "fixed": [], "q": "{q}"}
+    assert render_value(body, {"q": "x"}) == {"both": ["x"], "fixed": [], "q": "x"}
+    assert render_value(body, {"title": "Owner"}) == {
+        "titles": ["Owner"],
+        "both": ["Owner"],
+        "fixed": [],
+    }
 
 
 def test_an_error_rule_needs_a_condition_and_a_known_action() -> None:

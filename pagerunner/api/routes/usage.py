@@ -8,14 +8,23 @@ from fastapi import APIRouter
 
 from ...queries.credentials import CredentialLimiter
 from ..deps import ServicesDep
+from ..services import Services
 
-__all__ = ["router"]
+__all__ = ["router", "usage_report"]
 
 router = APIRouter(prefix="/api/usage", tags=["usage"])
 
 
 @router.get("", summary="Usage and limits per credential")
 async def usage(services: ServicesDep) -> dict[str, Any]:
+    return {"items": await usage_report(services)}
+
+
+async def usage_report(services: Services) -> list[dict[str, Any]]:
+    """One entry per credential: its sources, requests counted, budgets, limits, back-off.
+
+    Shared by the API and the `/usage` page, so both always show the same numbers.
+    """
     counted = {u.credential_id: u for u in await CredentialLimiter(services.store.database).usage()}
     items = []
     for name in services.sources.names():
@@ -50,4 +59,4 @@ async def usage(services: ServicesDep) -> dict[str, Any]:
             merged[item["credential"]]["sources"] += item["sources"]
         else:
             merged[item["credential"]] = item
-    return {"items": list(merged.values())}
+    return list(merged.values())

@@ -51,6 +51,45 @@
     poll(box);
   });
 
+  // The combos form counts its queries as the user types: the product, over the parameters,
+  // of each box's distinct non-empty lines (an empty box leaves its parameter out). The server's
+  // Preview gives the exact count after the source has checked and normalised the values.
+  document.querySelectorAll("form[data-combos]").forEach(function (form) {
+    const output = form.querySelector("[data-combo-count]");
+    const boxes = Array.from(form.querySelectorAll("textarea[data-combo-values]"));
+    const cap = Number(form.dataset.cap || "0");
+    if (!output || boxes.length === 0) return;
+
+    function distinct(box) {
+      const seen = new Set();
+      box.value.split(/\r\n|\r|\n/).forEach(function (line) {
+        const value = line.trim();
+        if (value) seen.add(value);
+      });
+      return seen.size;
+    }
+
+    function update() {
+      const sizes = boxes.map(distinct).filter(function (n) { return n > 0; });
+      const count = sizes.reduce(function (product, n) { return product * n; }, sizes.length ? 1 : 0);
+      const over = cap > 0 && count > cap;
+      output.dataset.count = String(count);
+      delete output.dataset.exact;
+      output.classList.toggle("over-cap", over);
+      if (count === 0) {
+        output.textContent = "No values yet: type one value per line.";
+      } else if (over) {
+        output.textContent = count + " combinations: more than the cap of " + cap + " queries.";
+      } else {
+        output.textContent = count + (count === 1 ? " query" : " queries") +
+          " will be created (Preview checks the values and gives the exact count).";
+      }
+    }
+
+    boxes.forEach(function (box) { box.addEventListener("input", update); });
+    if (!output.dataset.exact) update(); // keep the server's exact count until something changes
+  });
+
   // Choosing in a select with data-autosubmit submits its form (the button stays for no-JS).
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () {
