@@ -35,7 +35,7 @@ __all__ = ["BudgetExceeded", "CredentialLimiter", "CredentialUsage"]
 #: Claims wait in-process up to this long; beyond it the page step asks for a durable wait.
 MAX_CLAIM_WAIT_S = 2.0
 #: Spacing margin at send time, so jitter on the way to the provider cannot bunch requests.
-SEND_MARGIN = 1.06
+SEND_MARGIN = 1.04
 
 
 class BudgetExceeded(QueryError):
@@ -127,10 +127,12 @@ def _claim(
     credential_id: str,
     interval_s: float,
     budgets: tuple[int | None, int | None],
-    now: float,
 ) -> float:
     """0 when the request may go now (and it is counted), else seconds to wait."""
     row = _row(conn, credential_id)
+    # The time is read inside the transaction, not before it waited for the writer:
+    # the recorded send time must be when the request really leaves.
+    now = time.time()
     earliest = max(row.last_sent_at + interval_s * SEND_MARGIN, row.blocked_until)
     if earliest > now:
         return float(earliest - now)
@@ -213,7 +215,7 @@ class CredentialLimiter:
         """
         while True:
             wait = await self._db.write(
-                _claim, credential_id, interval_s, (daily_budget, monthly_budget), time.time()
+                _claim, credential_id, interval_s, (daily_budget, monthly_budget)
             )
             if wait <= 0 or wait > MAX_CLAIM_WAIT_S:
                 return wait

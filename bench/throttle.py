@@ -1,0 +1,843 @@
+"""The shared rate limiter per credential: achieved page rate against the provider's limit.
+
+K credentials (API keys), each allowed R requests per second **by the provider**
+(the simulated provider's own per-key limiter answers 429 beyond it), and Q
+queries per credential of P pages each, all started at once. Two configurations,
+each on a fresh runtime, database and provider:
+
+* **pagerunner**: one declarative source file per credential with
+  `limits.per_second = R` and `page_delay_s = 0`: every page reserves the next slot
+  of its credential (shared by the Q queries) and sleeps durably until it; the
+  request is claimed right before it is sent;
+* **original design**: the same files without `per_second` and with
+  `page_delay_s = 1`: each query waits a fixed second between its pages and
+  nothing is shared up front. What happens on a 429 is still pagerunner's (wait
+  the provider's `Retry-After`, backing off every query on the key; pause when the
+  wait is unknown or too long).
+
+Set-up: the simulated provider (`pagerunner demo-api --key ...` as a subprocess by
+default, or in this process with `--provider inprocess`) with K keys, each limited
+with `set_limits(key, rate_per_s=R)`; K source files generated into a temporary
+`sources/` folder (`PAGERUNNER_SOURCES_DIR`, presets off), credentials in
+environment variables `THROTTLE_BENCH_KEY_1..K`; the whole pagerunner runtime
+(`running_pagerunner`: API, embedded executor, SQLite WAL) in this process, queries
+started with `POST /api/queries/run` and followed with `GET /api/queries`.
+
+Figures, from the provider's own stats: pages = requests served (passed its rate
+limiter); rate = (pages - 1) / (last served - first served); ratio = rate / (K x R);
+429s = the provider's 429 answers; the most requests served (and received) per key
+in any 1-second window. For pagerunner, the limiter is also timed from inside
+(wrappers around its claim and the page step, no code changed): the spacing between
+two sends of a credential is split into the limiter's margin and the lateness of the
+next send, to show where any shortfall comes from.
+
+    uv run python bench/throttle.py [--credentials K --rate R --queries Q --pages P]
+        [--only pagerunner|original] [--provider subprocess|inprocess] [--no-probe]
+        [--json PATH]
+
+Defaults: K = 3, R = 5, Q = 20, P = 10 (about 2 minutes on 2 cores); the issue's
+shape is `--pages 20` (about 4 minutes).
+
+Target (issue 4): pagerunner >= 0.95 x K x R with zero 429s. It prints PASS/FAIL but
+always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import functools
+import itertools
+import json
+import logging
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+
+from pagerunner.functions import QueryRunner
+from pagerunner.queries import credentials as limiter_module
+from pagerunner.runtime import running_pagerunner
+from pagerunner.settings import Settings
+from pagerunner.sources.declarative import DeclarativeSource
+from pagerunner.sources.simulator import Simulator, SimulatorConfig, max_in_window
+
+TARGET_RATIO = 0.95
+RESULTS_PER_PAGE = 20
+KEY_ENV = "THROTTLE_BENCH_KEY_{i}"
+TERMINAL = ("completed", "paused", "failed", "cancelled")
+STATUSES = ("pending", "running", *TERMINAL)
+READY_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def progress(message: str) -> None:
+    print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+def quiet_logs() -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("inngest", "uvicorn", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+# -- the provider ------------------------------------------------------------------------
+
+
+class Provider:
+    """The simulated provider's admin side: limits and stats, wherever it runs."""
+
+    def __init__(self, origin: str, sim: Simulator | None = None) -> None:
+        self.origin = origin
+        self.sim = sim
+        self._admin = httpx.AsyncClient(base_url=origin, timeout=30.0)
+
+    async def set_limits(self, key: str, rate_per_s: float) -> None:
+        if self.sim is not None:
+            self.sim.set_limits(key, rate_per_s=rate_per_s)
+            return
+        body = {"key": key, "rate_per_s": rate_per_s}
+        (await self._admin.post("/_admin/limits", json=body)).raise_for_status()
+
+    async def stats(self) -> dict[str, Any]:
+        """`SimulatorStats.to_json()`: times are `time.monotonic()` (system-wide on Linux)."""
+        if self.sim is not None:
+            return self.sim.stats.to_json()
+        response = await self._admin.get("/_admin/stats")
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+
+    async def served_count(self) -> int:
+        stats = await self.stats()
+        return sum(len(v) for v in stats["served_at"].values())
+
+    async def aclose(self) -> None:
+        await self._admin.aclose()
+
+
+@contextlib.asynccontextmanager
+async def running_provider(kind: str, keys: Sequence[str], tmp: Path) -> AsyncIterator[Provider]:
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    if kind == "inprocess":
+        from pagerunner.executor import serve_http
+
+        sim = Simulator(SimulatorConfig(api_keys=tuple(keys)))
+        async with serve_http(sim.app, host="127.0.0.1", port=port):
+            provider = Provider(origin, sim)
+            try:
+                yield provider
+            finally:
+                await provider.aclose()
+        return
+    args = [sys.executable, "-m", "pagerunner", "demo-api", "--port", str(port)]
+    args += [a for key in keys for a in ("--key", key)]
+    log_path = tmp / "provider.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [*args, "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT
+        )
+    provider = Provider(origin)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"demo-api exited:\n{log_path.read_text(errors='replace')}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await provider._admin.get("/healthz")).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("demo-api did not start")
+            await asyncio.sleep(0.1)
+        yield provider
+    finally:
+        await provider.aclose()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# -- the source files --------------------------------------------------------------------
+
+
+def source_file(i: int, origin: str, rate: float | None, page_delay_s: float) -> str:
+    """A declarative source on the simulator's /v1/search, credential i (1-based)."""
+    limits = f"per_second = {rate}\n" if rate is not None else ""
+    return f"""\
+# generated by bench/throttle.py
+name = "throttle-{i}"
+description = "the simulated provider, credential {i}"
+
+[params.q]
+help = "what to search for"
+required = true
+
+[request]
+url = "{origin}/v1/search"
+query = {{ q = "{{q}}" }}
+
+[auth]
+type = "api_key"
+in = "header"
+name = "X-API-Key"
+env = "{KEY_ENV.format(i=i)}"
+
+[pagination]
+type = "page_number"
+param = "page"
+page_size_param = "page_size"
+page_size = {RESULTS_PER_PAGE}
+has_more_path = "has_more"
+
+[records]
+path = "results"
+key = "id"
+
+[limits]
+{limits}page_delay_s = {page_delay_s}
+"""
+
+
+def write_sources(
+    folder: Path, k: int, origin: str, rate: float | None, page_delay_s: float
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(1, k + 1):
+        (folder / f"throttle-{i}.toml").write_text(source_file(i, origin, rate, page_delay_s))
+
+
+# -- instrumentation (pagerunner's own code, wrapped, not changed) ------------------------
+
+
+@dataclass
+class Send:
+    """One request a `CredentialLimiter.claim` let go, and when it really left."""
+
+    credential: str
+    started: float  # time.time() on entry to claim
+    sleeps: int  # in-process waits in the claim loop before it succeeded
+    now: float  # time.time() of the successful attempt: what becomes `last_sent_at`
+    returned: float  # time.time() when claim returned (the request may go)
+    fetch: float | None = None  # time.time() when the source's fetch_page began
+
+
+@dataclass
+class Probe:
+    """Timings from inside the limiter and the page loop (wrappers; nothing changed)."""
+
+    interval_s: dict[str, float] = field(default_factory=dict)  # per credential
+    sends: list[Send] = field(default_factory=list)
+    attempts: int = 0  # `_claim` transactions
+    attempt_queue_s: list[float] = field(default_factory=list)  # `now` -> the writer ran it
+    durable_waits: int = 0  # claims that answered "wait" (> MAX_CLAIM_WAIT_S)
+    blocks: list[tuple[str, float, float]] = field(default_factory=list)  # cred, at, until
+    slot: dict[str, float] = field(default_factory=dict)  # query -> its pending slot
+    slot_late_s: list[float] = field(default_factory=list)  # page step start - its slot
+    in_page: int = 0  # page steps running now
+    in_claim: int = 0  # of which inside the claim loop
+    samples: list[tuple[int, int]] = field(default_factory=list)  # (in_page, in_claim)
+    _sleeps: dict[int, list[float]] = field(default_factory=dict)  # task -> wake-up times
+    _pending: dict[int, Send] = field(default_factory=dict)  # task -> its claimed send
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Wrap the limiter and the page loop while the block runs; restore them after."""
+        patches = [*self._limiter_wrappers(), *self._loop_wrappers()]
+        saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+        for owner, name, value in patches:
+            setattr(owner, name, value)
+        try:
+            yield
+        finally:
+            for owner, name, value in reversed(saved):
+                setattr(owner, name, value)
+
+    def _limiter_wrappers(self) -> list[tuple[Any, str, Any]]:
+        probe = self
+        orig_claim_fn = limiter_module._claim
+        orig_claim = limiter_module.CredentialLimiter.claim
+        orig_block = limiter_module.CredentialLimiter.block
+
+        def claim_fn(conn: Any, credential_id: str, interval_s: float, budgets: Any) -> float:
+            # The claim reads the clock inside its transaction, so no queueing time is
+            # visible from outside any more ("claim queued" stays empty).
+            probe.attempts += 1
+            return orig_claim_fn(conn, credential_id, interval_s, budgets)
+
+        class AsyncioShim:
+            """`asyncio` as the limiter module sees it: records the claim loop's wake-ups."""
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(asyncio, name)
+
+            async def sleep(self, delay: float) -> None:
+                await asyncio.sleep(delay)
+                wakes = probe._sleeps.get(id(asyncio.current_task()))
+                if wakes is not None:
+                    wakes.append(time.time())
+
+        async def claim(self: Any, credential_id: str, interval_s: float, **kw: Any) -> float:
+            key = id(asyncio.current_task())
+            wakes: list[float] = []
+            probe._sleeps[key] = wakes
+            started = time.time()
+            probe.in_claim += 1
+            try:
+                wait = await orig_claim(self, credential_id, interval_s, **kw)
+            finally:
+                probe.in_claim -= 1
+                probe._sleeps.pop(key, None)
+            if wait > 0:
+                probe.durable_waits += 1
+                return wait
+            probe.interval_s[credential_id] = interval_s
+            send = Send(
+                credential=credential_id,
+                started=started,
+                sleeps=len(wakes),
+                now=wakes[-1] if wakes else started,
+                returned=time.time(),
+            )
+            probe.sends.append(send)
+            probe._pending[key] = send
+            return wait
+
+        async def block(self: Any, credential_id: str, until: float, reason: str) -> None:
+            probe.blocks.append((credential_id, time.time(), until))
+            await orig_block(self, credential_id, until, reason)
+
+        limiter = limiter_module.CredentialLimiter
+        return [
+            (limiter_module, "_claim", claim_fn),
+            (limiter_module, "asyncio", AsyncioShim()),
+            (limiter, "claim", functools.wraps(orig_claim)(claim)),
+            (limiter, "block", functools.wraps(orig_block)(block)),
+        ]
+
+    def _loop_wrappers(self) -> list[tuple[Any, str, Any]]:
+        probe = self
+        orig_reserve = QueryRunner.reserve
+        orig_page = QueryRunner.page
+        orig_fetch = DeclarativeSource.fetch_page
+
+        async def reserve(self: Any, query_id: str) -> dict[str, Any]:
+            result = await orig_reserve(self, query_id)
+            if result["wait"]:
+                probe.slot[query_id] = float(result["at"])
+            return result
+
+        async def page(self: Any, query_id: str, page_number: int) -> dict[str, Any]:
+            at = probe.slot.pop(query_id, None)
+            if at is not None:
+                probe.slot_late_s.append(time.time() - at)
+            probe.in_page += 1
+            try:
+                return await orig_page(self, query_id, page_number)
+            finally:
+                probe.in_page -= 1
+                probe._pending.pop(id(asyncio.current_task()), None)
+
+        async def fetch_page(self: Any, *a: Any, **kw: Any) -> Any:
+            send = probe._pending.pop(id(asyncio.current_task()), None)
+            if send is not None:
+                send.fetch = time.time()
+            return await orig_fetch(self, *a, **kw)
+
+        return [
+            (QueryRunner, "reserve", functools.wraps(orig_reserve)(reserve)),
+            (QueryRunner, "page", functools.wraps(orig_page)(page)),
+            (DeclarativeSource, "fetch_page", functools.wraps(orig_fetch)(fetch_page)),
+        ]
+
+    async def sample(self) -> None:
+        """Every 50 ms: how many page steps run, and how many wait in the claim loop."""
+        while True:
+            self.samples.append((self.in_page, self.in_claim))
+            await asyncio.sleep(0.05)
+
+
+def dist(values: Sequence[float], scale: float = 1000.0) -> dict[str, float]:
+    """n, p50/p90/p99/max/mean (in ms by default); empty: zeros."""
+    if not values:
+        return {"n": 0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0}
+    ordered = sorted(values)
+
+    def q(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p * (len(ordered) - 1) + 0.5))] * scale
+
+    return {
+        "n": len(ordered),
+        "p50": q(0.5),
+        "p90": q(0.9),
+        "p99": q(0.99),
+        "max": ordered[-1] * scale,
+        "mean": statistics.fmean(ordered) * scale,
+    }
+
+
+def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def analyse(probe: Probe, rate: float) -> dict[str, Any]:
+    """Split every gap between two sends of a credential into what it is made of.
+
+    The claim lets a request go once `last_sent_at + interval x SEND_MARGIN` has
+    passed (and any back-off is over), `last_sent_at` being the `now` of the previous
+    successful claim. So each gap between the `now`s of two successive sends is:
+
+    * the floor, interval x SEND_MARGIN;
+    * 429 back-off: the part of the gap beyond the floor during which the
+      credential was blocked after a 429;
+    * wake-up lateness: the rest, when the next send had already been waiting in the
+      claim loop (its wake-up or its turn at the writer thread came late);
+    * idle: the rest, when no page step was waiting (it arrived late and went at once).
+
+    Send skew: the time from a claim's `now` to the request really starting
+    (`fetch_page`): the claim's transaction queued behind others on the writer thread,
+    then the event loop. Spacing is enforced on `now`, so skew that varies by more
+    than the margin lets requests bunch at the provider.
+    """
+    margin = limiter_module.SEND_MARGIN
+    by_cred: dict[str, list[Send]] = defaultdict(list)
+    for send in probe.sends:
+        by_cred[send.credential].append(send)
+    floor_sum = backoff_sum = wake_sum = idle_sum = gap_sum = 0.0
+    n = 0
+    wake: list[float] = []
+    idle: list[float] = []
+    skew: list[float] = []
+    over_limit_windows = 0
+    capacity = int(rate) if rate >= 1 else 1
+    for cred, sends in by_cred.items():
+        sends.sort(key=lambda s: s.now)
+        floor = probe.interval_s.get(cred, 0.0) * margin
+        blocks = [(at, until) for c, at, until in probe.blocks if c == cred]
+        for prev, cur in itertools.pairwise(sends):
+            gap = cur.now - prev.now
+            late = max(0.0, gap - floor)
+            start = prev.now + min(gap, floor)
+            backoff = min(late, sum(overlap(start, cur.now, b0, b1) for b0, b1 in blocks))
+            rest = late - backoff
+            n += 1
+            gap_sum += gap
+            floor_sum += min(gap, floor)
+            backoff_sum += backoff
+            if cur.sleeps:
+                wake_sum += rest
+                wake.append(rest)
+            else:
+                idle_sum += rest
+                idle.append(rest)
+        fetches = sorted(s.fetch for s in sends if s.fetch is not None)
+        skew += [s.fetch - s.now for s in sends if s.fetch is not None]
+        # requests started within 1 s beyond the provider's capacity (each such window
+        # is a request the provider is entitled to refuse)
+        for i in range(capacity, len(fetches)):
+            if fetches[i] - fetches[i - capacity] < 1.0:
+                over_limit_windows += 1
+    mean = (lambda x: 1000 * x / n) if n else (lambda x: 0.0)
+    in_page = [p for p, _ in probe.samples if p]
+    in_claim = [c for p, c in probe.samples if p]
+    return {
+        "send_margin": margin,
+        "gaps": n,
+        "mean_gap_ms": mean(gap_sum),
+        "mean_ms": {
+            "floor": mean(floor_sum),
+            "backoff_429": mean(backoff_sum),
+            "wake_late": mean(wake_sum),
+            "idle": mean(idle_sum),
+        },
+        "share_of_time": {
+            name: (value / gap_sum if gap_sum else 0.0)
+            for name, value in (
+                ("floor", floor_sum),
+                ("backoff_429", backoff_sum),
+                ("wake_late", wake_sum),
+                ("idle", idle_sum),
+            )
+        },
+        "sends": len(probe.sends),
+        "sends_after_in_process_wait": sum(1 for s in probe.sends if s.sleeps),
+        "claim_transactions": probe.attempts,
+        "claim_transactions_per_send": probe.attempts / max(1, len(probe.sends)),
+        "durable_waits": probe.durable_waits,
+        "blocks_after_429": len(probe.blocks),
+        "starts_over_capacity_in_1s": over_limit_windows,
+        "wake_late": dist(wake),
+        "idle": dist(idle),
+        "claim_queued": dist(probe.attempt_queue_s),
+        "send_skew": dist(skew),
+        "page_step_after_slot": dist(probe.slot_late_s),
+        "page_steps_in_flight": {
+            "mean": statistics.fmean(in_page) if in_page else 0.0,
+            "max": max(in_page, default=0),
+            "mean_in_claim_loop": statistics.fmean(in_claim) if in_claim else 0.0,
+        },
+    }
+
+
+# -- one configuration -------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    name: str
+    description: str
+    queries: int
+    pages_expected: int
+    pages: int  # served by the provider
+    pages_stored: int  # pages_fetched summed over the queries
+    span_s: float  # last served - first served
+    rate: float  # (pages - 1) / span
+    limit: float  # K x R
+    wall_s: float  # first POST -> every query terminal
+    requests: int
+    rate_limited: int  # the provider's 429s
+    statuses: dict[str, int]
+    per_key_rate: dict[str, float]
+    max_served_per_s: dict[str, int]
+    max_received_per_s: dict[str, int]
+    timed_out: bool
+    cpu_pct: float  # this process (runtime, and the provider with --provider inprocess)
+    diagnostics: dict[str, Any] | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.rate / self.limit if self.limit else 0.0
+
+
+async def count_statuses(client: httpx.AsyncClient) -> dict[str, int]:
+    counts = {}
+    for status in STATUSES:
+        response = await client.get("/api/queries", params={"status": status, "limit": 1})
+        response.raise_for_status()
+        counts[status] = int(response.json()["total"])
+    return counts
+
+
+async def pages_stored(client: httpx.AsyncClient) -> int:
+    total, offset = 0, 0
+    while True:
+        response = await client.get("/api/queries", params={"limit": 500, "offset": offset})
+        response.raise_for_status()
+        page = response.json()
+        total += sum(int(q["pages_fetched"]) for q in page["items"])
+        offset += len(page["items"])
+        if not page["items"] or offset >= page["total"]:
+            return total
+
+
+async def run_config(
+    args: argparse.Namespace, name: str, description: str, *, shared: bool
+) -> Outcome:
+    k, rate, n_queries, n_pages = args.credentials, args.rate, args.queries, args.pages
+    keys = [f"throttle-key-{i}" for i in range(1, k + 1)]
+    for i, key in enumerate(keys, start=1):
+        os.environ[KEY_ENV.format(i=i)] = key
+    probe = Probe()
+    with tempfile.TemporaryDirectory(prefix="pagerunner-throttle-") as tmp_name:
+        tmp = Path(tmp_name)
+        async with running_provider(args.provider, keys, tmp) as provider:
+            for key in keys:
+                await provider.set_limits(key, rate)
+            write_sources(
+                tmp / "sources",
+                k,
+                provider.origin,
+                rate if shared else None,
+                0.0 if shared else args.original_delay,
+            )
+            values: dict[str, Any] = {
+                "db": str(tmp / "pagerunner.db"),
+                "port": free_port(),
+                "executor_port": free_port(),
+                "demo": False,
+                "demo_port": free_port(),
+                "page_delay_s": None,  # each source's own
+                "sources_dir": tmp / "sources",
+                "sources_file": tmp / "absent.toml",
+                "source_presets": False,
+                "log_level": "warning",
+            }
+            settings = Settings(**values)
+            instrumented = shared and not args.no_probe
+            with probe.installed() if instrumented else contextlib.nullcontext():
+                async with (
+                    running_pagerunner(settings),
+                    httpx.AsyncClient(base_url=settings.app_origin, timeout=60.0) as api,
+                ):
+                    sampler = asyncio.create_task(probe.sample())
+                    cpu = time.process_time()
+                    try:
+                        wall_s, timed_out = await drive(api, provider, args, name)
+                    finally:
+                        cpu = time.process_time() - cpu
+                        sampler.cancel()
+                    statuses = await count_statuses(api)
+                    stored = await pages_stored(api)
+            stats = await provider.stats()
+    served: dict[str, list[float]] = {k_: sorted(v) for k_, v in stats["served_at"].items()}
+    every = sorted(t for times in served.values() for t in times)
+    pages = len(every)
+    span = every[-1] - every[0] if pages > 1 else 0.0
+    per_key_rate = {
+        key: (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+        for key, times in served.items()
+    }
+    return Outcome(
+        name=name,
+        description=description,
+        queries=k * n_queries,
+        pages_expected=k * n_queries * n_pages,
+        pages=pages,
+        pages_stored=stored,
+        span_s=span,
+        rate=(pages - 1) / span if span > 0 else 0.0,
+        limit=k * rate,
+        wall_s=wall_s,
+        requests=int(stats["total_requests"]),
+        rate_limited=int(stats["rate_limited"]),
+        statuses={s: n for s, n in statuses.items() if n},
+        per_key_rate=per_key_rate,
+        max_served_per_s={key: max_in_window(t) for key, t in served.items()},
+        max_received_per_s={
+            key: max_in_window(sorted(t)) for key, t in stats["received_at"].items()
+        },
+        timed_out=timed_out,
+        cpu_pct=100 * cpu / wall_s if wall_s else 0.0,
+        diagnostics=analyse(probe, rate) if instrumented else None,
+    )
+
+
+async def drive(
+    api: httpx.AsyncClient, provider: Provider, args: argparse.Namespace, name: str
+) -> tuple[float, bool]:
+    """Start every query at once; wait until none is pending or running."""
+    total = args.credentials * args.queries
+    results = args.pages * RESULTS_PER_PAGE
+
+    async def post(i: int, j: int) -> None:
+        body = {"source": f"throttle-{i}", "params": {"q": f"k{i} q{j} total:{results}"}}
+        response = await api.post("/api/queries/run", json=body)
+        if response.status_code != 202:
+            raise RuntimeError(f"POST /api/queries/run: {response.status_code} {response.text}")
+
+    progress(f"{name}: starting {total} queries")
+    started = time.monotonic()
+    await asyncio.gather(
+        *(post(i, j) for i in range(1, args.credentials + 1) for j in range(args.queries))
+    )
+    last_report = started
+    while True:
+        await asyncio.sleep(0.5)
+        counts = await count_statuses(api)
+        active = counts["pending"] + counts["running"]
+        now = time.monotonic()
+        if active == 0:
+            return now - started, False
+        if now - started > args.timeout:
+            progress(f"{name}: timed out after {args.timeout:.0f}s with {active} still active")
+            return now - started, True
+        if now - last_report >= 10:
+            last_report = now
+            served = await provider.served_count()
+            progress(
+                f"{name}: {now - started:5.0f}s  {served} pages served, {active} queries active"
+            )
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.date.today().isoformat(),
+        "send_margin": limiter_module.SEND_MARGIN,
+        "max_claim_wait_s": limiter_module.MAX_CLAIM_WAIT_S,
+    }
+
+
+def render(args: argparse.Namespace, outcomes: Sequence[Outcome]) -> str:
+    limit = args.credentials * args.rate
+    margin = limiter_module.SEND_MARGIN
+    lines = [
+        "",
+        f"Shared rate limiter: {args.credentials} credentials x {args.rate:g} req/s "
+        f"(limit {limit:g} pages/s), {args.queries} queries per credential x {args.pages} pages "
+        f"= {args.credentials * args.queries * args.pages} pages; provider {args.provider}; "
+        f"SEND_MARGIN {margin} (best ratio {1 / margin:.3f})",
+        "",
+        f"  {'configuration':<22} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'ratio':>6} "
+        f"{'429s':>6} {'completed/paused':>17} {'wall s':>7} {'max/s served':>13}",
+    ]
+    for o in outcomes:
+        done = f"{o.statuses.get('completed', 0)}/{o.statuses.get('paused', 0)}"
+        others = {s: n for s, n in o.statuses.items() if s not in ("completed", "paused")}
+        if others:
+            done += " +" + ",".join(f"{n} {s}" for s, n in others.items())
+        maxes = "/".join(str(v) for _, v in sorted(o.max_served_per_s.items()))
+        lines.append(
+            f"  {o.name:<22} {o.pages:>6} {o.span_s:>8.1f} {o.rate:>8.2f} {o.ratio:>6.3f} "
+            f"{o.rate_limited:>6} {done:>17} {o.wall_s:>7.1f} {maxes:>13}"
+        )
+    for o in outcomes:
+        per_key = ", ".join(f"{v:.2f}" for _, v in sorted(o.per_key_rate.items()))
+        received = "/".join(str(v) for _, v in sorted(o.max_received_per_s.items()))
+        lines += [
+            "",
+            f"{o.name}: {o.description}",
+            f"  per-key pages/s {per_key}; requests sent {o.requests} "
+            f"(429s {o.rate_limited}); most received in 1 s per key {received}; "
+            f"pages stored {o.pages_stored}/{o.pages_expected}"
+            + ("; TIMED OUT" if o.timed_out else ""),
+        ]
+        d = o.diagnostics
+        if d:
+            ms, share, fl = d["mean_ms"], d["share_of_time"], d["page_steps_in_flight"]
+            lines += [
+                f"  gap between two sends of a credential (claim times): mean "
+                f"{d['mean_gap_ms']:.1f} ms = floor {ms['floor']:.1f} (interval x SEND_MARGIN "
+                f"{d['send_margin']}) + 429 back-off {ms['backoff_429']:.1f} + wake-up lateness "
+                f"{ms['wake_late']:.1f} + idle {ms['idle']:.1f}",
+                f"  share of the time: floor {share['floor']:.1%} (of which the margin "
+                f"{share['floor'] * (1 - 1 / d['send_margin']):.1%}), 429 back-off "
+                f"{share['backoff_429']:.1%}, wake-up {share['wake_late']:.1%}, idle "
+                f"{share['idle']:.1%}",
+                f"  sends {d['sends']}, {d['sends_after_in_process_wait']} after waiting in the "
+                f"claim loop; claim transactions {d['claim_transactions']} "
+                f"({d['claim_transactions_per_send']:.1f} per send); durable waits "
+                f"{d['durable_waits']}; back-offs after a 429 {d['blocks_after_429']}; requests "
+                f"started over R in 1 s (client side) {d['starts_over_capacity_in_1s']}",
+                f"  page steps in flight: mean {fl['mean']:.1f}, max {fl['max']}, of which in "
+                f"the claim loop {fl['mean_in_claim_loop']:.1f} (mean); this process's CPU "
+                f"{o.cpu_pct:.0f}% of a core",
+                "  ms p50/p90/p99/max: "
+                + "; ".join(
+                    f"{label} {x['p50']:.1f}/{x['p90']:.1f}/{x['p99']:.1f}/{x['max']:.0f}"
+                    for label, x in (
+                        ("wake-up lateness", d["wake_late"]),
+                        ("claim queued", d["claim_queued"]),
+                        ("send skew (claim -> request)", d["send_skew"]),
+                        ("page step after its slot", d["page_step_after_slot"]),
+                    )
+                ),
+            ]
+        elif o.cpu_pct:
+            lines.append(f"  this process's CPU {o.cpu_pct:.0f}% of a core")
+    shared = next((o for o in outcomes if o.name == "pagerunner"), None)
+    if shared is not None:
+        ok = shared.ratio >= TARGET_RATIO and shared.rate_limited == 0 and not shared.timed_out
+        lines += [
+            "",
+            f"target: pagerunner >= {TARGET_RATIO} x limit with 0 429s: ratio "
+            f"{shared.ratio:.3f}, {shared.rate_limited} 429s  {'PASS' if ok else 'FAIL'}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def summarize(args: argparse.Namespace, outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    return {
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "machine": machine(),
+        "limit_pages_per_s": args.credentials * args.rate,
+        "results": [asdict(o) | {"ratio": o.ratio} for o in outcomes],
+    }
+
+
+CONFIGS: dict[str, tuple[str, bool]] = {
+    "pagerunner": ("shared limiter per credential (limits.per_second = R, page_delay_s = 0)", True),
+    "original": ("fixed delay per query, no shared limit (no per_second, page_delay_s = 1)", False),
+}
+
+
+async def bench(args: argparse.Namespace) -> list[Outcome]:
+    names = [args.only] if args.only else list(CONFIGS)
+    outcomes = []
+    for name in names:
+        description, shared = CONFIGS[name]
+        label = name if shared else "original design"
+        outcomes.append(await run_config(args, label, description, shared=shared))
+    return outcomes
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--credentials", "-k", type=int, default=3, help="credentials (K)")
+    parser.add_argument("--rate", "-r", type=float, default=5.0, help="requests/s per key (R)")
+    parser.add_argument("--queries", "-q", type=int, default=20, help="queries per credential")
+    parser.add_argument(
+        "--pages", "-p", type=int, default=10, help="pages per query (the issue's shape: 20)"
+    )
+    parser.add_argument(
+        "--only", choices=sorted(CONFIGS), default=None, help="run one configuration only"
+    )
+    parser.add_argument(
+        "--original-delay",
+        type=float,
+        default=1.0,
+        help="page_delay_s of the original design (seconds)",
+    )
+    parser.add_argument(
+        "--provider",
+        choices=("subprocess", "inprocess"),
+        default="subprocess",
+        help="run the simulated provider as `pagerunner demo-api` or in this process",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds per configuration before giving up"
+    )
+    parser.add_argument(
+        "--no-probe",
+        action="store_true",
+        help="do not time the limiter from inside (to check the wrappers cost nothing)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+    if min(args.credentials, args.queries, args.pages) < 1 or args.rate <= 0:
+        parser.error("--credentials, --queries, --pages must be >= 1 and --rate > 0")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    quiet_logs()
+    outcomes = asyncio.run(bench(args))
+    print(render(args, outcomes))
+    if args.json is not None:
+        args.json.write_text(json.dumps(summarize(args, outcomes), indent=2) + "\n")
+        print(f"figures written to {args.json}")
+    return 0  # a benchmark reports, it does not gate
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
