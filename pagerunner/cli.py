@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import typer
@@ -114,9 +116,9 @@ def executor(
 
 
 async def _run_executor(config: ExecutorConfig, host: str, port: int) -> None:
-    async with running_executor(config, host=host, port=port):
+    async with stop_signals() as stop, running_executor(config, host=host, port=port):
         typer.echo(f"executor listening on http://{host}:{port} (Ctrl-C to stop)", err=True)
-        await _until_signalled()
+        await stop.wait()
 
 
 @app.command("demo-api")
@@ -169,21 +171,26 @@ def demo_api(
 
 async def _run_demo_api(config: SimulatorConfig, host: str, port: int) -> None:
     simulator = Simulator(config)
-    async with serve_http(simulator.app, host=host, port=port):
+    async with stop_signals() as stop, serve_http(simulator.app, host=host, port=port):
         typer.echo(
             f"simulated provider on http://{host}:{port}/v1/search (Ctrl-C to stop)", err=True
         )
-        await _until_signalled()
+        await stop.wait()
 
 
-async def _until_signalled() -> None:
-    """Wait for SIGINT or SIGTERM; the caller's context managers then stop cleanly."""
+@contextlib.asynccontextmanager
+async def stop_signals() -> AsyncIterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM, handled from before the servers start.
+
+    Entered first, so a signal during start-up is not lost (nor kills the process
+    half-started); the caller's other context managers then stop cleanly.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

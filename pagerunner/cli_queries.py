@@ -80,15 +80,15 @@ def serve(
 
 
 async def _serve(settings: Settings) -> None:
-    from .cli import _until_signalled
+    from .cli import stop_signals
     from .runtime import running_pagerunner
 
-    async with running_pagerunner(settings):
+    async with stop_signals() as stop, running_pagerunner(settings):
         console.print(
             f"pagerunner on {settings.app_origin} (API docs at /docs), engine "
             f"{settings.engine}; Ctrl-C to stop"
         )
-        await _until_signalled()
+        await stop.wait()
 
 
 def run(
