@@ -1,0 +1,110 @@
+"""`pagerunner serve` as a subprocess for the benchmarks that measure it from outside.
+
+Shared by bench/api_latency.py and bench/serve_memory.py: free ports, a clean
+environment, start, wait until /healthz answers, and stop (terminate, then kill).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+__all__ = ["Server", "free_port", "running_serve", "stop", "wait_ready"]
+
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    base_url: str
+    tmp: Path
+    log_path: Path
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def serve_env(tmp: Path, port: int, page_delay_s: float) -> dict[str, str]:
+    """This environment without pagerunner/Inngest settings, plus the benchmark's own."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PAGERUNNER_", "INNGEST_")) and k != "DATABASE_URL"
+    }
+    env.update(
+        PAGERUNNER_HOST="127.0.0.1",
+        PAGERUNNER_PORT=str(port),
+        PAGERUNNER_EXECUTOR_PORT=str(free_port()),
+        PAGERUNNER_DEMO_PORT=str(free_port()),
+        PAGERUNNER_DB=str(tmp / "pagerunner.db"),
+        PAGERUNNER_PAGE_DELAY_S=str(page_delay_s),
+        PAGERUNNER_LOG_LEVEL="warning",
+    )
+    return env
+
+
+@contextlib.contextmanager
+def running_serve(tmp: Path, page_delay_s: float) -> Iterator[Server]:
+    """`python -m pagerunner serve` in `tmp`; terminated (then killed) on the way out."""
+    port = free_port()
+    log_path = tmp / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pagerunner", "serve"],
+            cwd=tmp,
+            env=serve_env(tmp, port, page_delay_s),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(proc, f"http://127.0.0.1:{port}", tmp, log_path)
+    try:
+        yield server
+    finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+async def wait_ready(server: Server, client: httpx.AsyncClient) -> float:
+    """Poll /healthz until it answers; returns the seconds it took."""
+    started = time.perf_counter()
+    deadline = started + READY_TIMEOUT_S
+    while time.perf_counter() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"serve exited with {server.proc.returncode}:\n{server.log_tail()}")
+        with contextlib.suppress(httpx.TransportError):
+            if (await client.get("/healthz")).status_code == 200:
+                return time.perf_counter() - started
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"serve did not answer within {READY_TIMEOUT_S:.0f}s:\n{server.log_tail()}")
