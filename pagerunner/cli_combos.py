@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .cli_queries import ApiUrl, with_api
+from .cli_queries import ApiUrl, key_value, with_api
 
 __all__ = ["combos_app"]
 
@@ -23,10 +23,8 @@ def _list_params(items: list[str]) -> dict[str, list[str]]:
     """`-p q=coffee -p q=tea -p location=Austin` -> {"q": ["coffee", "tea"], ...}."""
     params: dict[str, list[str]] = {}
     for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"expected key=value, got {item!r}", param_hint="--param")
-        params.setdefault(key.strip(), []).append(value)
+        key, value = key_value(item)
+        params.setdefault(key, []).append(value)
     return params
 
 

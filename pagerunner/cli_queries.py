@@ -23,7 +23,7 @@ from .logging import configure_logging
 from .remote import ApiClient, ApiError, follow
 from .settings import Settings
 
-__all__ = ["export", "queries_app", "run", "serve"]
+__all__ = ["export", "key_value", "parse_params", "queries_app", "run", "serve"]
 
 EXIT_CODES = {"completed": 0, "failed": 1, "paused": 2, "cancelled": 3}
 queries_app = typer.Typer(
@@ -102,7 +102,7 @@ def run(
     api_url: ApiUrl = None,
 ) -> None:
     """Run a query in the foreground with a progress bar; exit 0 when it completes."""
-    params = _parse_params(param or [])
+    params = parse_params(param or [])
     settings = load_settings(log_level="warning")
     configure_logging("warning")
     body = {"source": source, "params": params, "max_pages": max_pages}
@@ -124,14 +124,16 @@ def run(
     raise typer.Exit(EXIT_CODES.get(status, 1))
 
 
-def _parse_params(items: list[str]) -> dict[str, str]:
-    params = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"expected key=value, got {item!r}", param_hint="--param")
-        params[key.strip()] = value
-    return params
+def key_value(item: str) -> tuple[str, str]:
+    """One `-p key=value` option, split; a malformed one is a usage error."""
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise typer.BadParameter(f"expected key=value, got {item!r}", param_hint="--param")
+    return key.strip(), value
+
+
+def parse_params(items: list[str]) -> dict[str, str]:
+    return dict(key_value(item) for item in items)
 
 
 async def _run(settings: Settings, api_url: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .cli_queries import load_settings
+from .cli_queries import load_settings, parse_params
 from .sources.base import Checkpoint, Page, SourceError
 from .sources.classify import redact
 from .sources.registry import SourceRegistry
@@ -89,7 +89,7 @@ def check(
     ] = None,
 ) -> None:
     """Fetch page 1 of NAME once and show what came back (secrets redacted)."""
-    params = _parse_params(param or [])
+    params = parse_params(param or [])
     registry = _registry()
     code = asyncio.run(_check(registry, name, params))
     raise typer.Exit(code)
@@ -147,13 +147,3 @@ def _next(page: Page) -> str:
 def _short(value: Any, limit: int = 600) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[:limit] + " …"
-
-
-def _parse_params(items: list[str]) -> dict[str, str]:
-    params = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"expected key=value, got {item!r}", param_hint="--param")
-        params[key.strip()] = value
-    return params
