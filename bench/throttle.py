@@ -49,7 +49,6 @@ import asyncio
 import contextlib
 import datetime
 import functools
-import itertools
 import json
 import logging
 import os
@@ -60,7 +59,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -71,6 +70,7 @@ import structlog
 
 from pagerunner.functions import QueryRunner
 from pagerunner.queries import credentials as limiter_module
+from pagerunner.queries.credentials import Claim, CredentialLimiter
 from pagerunner.runtime import running_pagerunner
 from pagerunner.settings import Settings
 from pagerunner.sources.declarative import DeclarativeSource
@@ -234,39 +234,23 @@ def write_sources(
 
 
 @dataclass
-class Send:
-    """One request a `CredentialLimiter.claim` let go, and when it really left."""
-
-    credential: str
-    started: float  # time.time() on entry to claim
-    sleeps: int  # in-process waits in the claim loop before it succeeded
-    now: float  # time.time() of the successful attempt: what becomes `last_sent_at`
-    returned: float  # time.time() when claim returned (the request may go)
-    fetch: float | None = None  # time.time() when the source's fetch_page began
-
-
-@dataclass
 class Probe:
-    """Timings from inside the limiter and the page loop (wrappers; nothing changed)."""
+    """Timings from inside the page loop (wrappers around public methods; nothing changed)."""
 
-    interval_s: dict[str, float] = field(default_factory=dict)  # per credential
-    sends: list[Send] = field(default_factory=list)
-    attempts: int = 0  # `_claim` transactions
-    attempt_queue_s: list[float] = field(default_factory=list)  # `now` -> the writer ran it
-    durable_waits: int = 0  # claims that answered "wait" (> MAX_CLAIM_WAIT_S)
-    blocks: list[tuple[str, float, float]] = field(default_factory=list)  # cred, at, until
+    claims: Counter[str] = field(default_factory=Counter)  # go / wait / new slot
+    sends: dict[str, list[float]] = field(default_factory=dict)  # credential -> fetch starts
+    send_skew_s: list[float] = field(default_factory=list)  # the logged send -> fetch start
     slot: dict[str, float] = field(default_factory=dict)  # query -> its pending slot
     slot_late_s: list[float] = field(default_factory=list)  # page step start - its slot
     in_page: int = 0  # page steps running now
-    in_claim: int = 0  # of which inside the claim loop
+    in_claim: int = 0  # of which inside `CredentialLimiter.claim`
     samples: list[tuple[int, int]] = field(default_factory=list)  # (in_page, in_claim)
-    _sleeps: dict[int, list[float]] = field(default_factory=dict)  # task -> wake-up times
-    _pending: dict[int, Send] = field(default_factory=dict)  # task -> its claimed send
+    _pending: dict[int, tuple[str, float]] = field(default_factory=dict)  # task -> claim
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
         """Wrap the limiter and the page loop while the block runs; restore them after."""
-        patches = [*self._limiter_wrappers(), *self._loop_wrappers()]
+        patches = self._wrappers()
         saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
         for owner, name, value in patches:
             setattr(owner, name, value)
@@ -276,73 +260,24 @@ class Probe:
             for owner, name, value in reversed(saved):
                 setattr(owner, name, value)
 
-    def _limiter_wrappers(self) -> list[tuple[Any, str, Any]]:
+    def _wrappers(self) -> list[tuple[Any, str, Any]]:
         probe = self
-        orig_claim_fn = limiter_module._claim
-        orig_claim = limiter_module.CredentialLimiter.claim
-        orig_block = limiter_module.CredentialLimiter.block
-
-        def claim_fn(conn: Any, credential_id: str, interval_s: float, budgets: Any) -> float:
-            # The claim reads the clock inside its transaction, so no queueing time is
-            # visible from outside any more ("claim queued" stays empty).
-            probe.attempts += 1
-            return orig_claim_fn(conn, credential_id, interval_s, budgets)
-
-        class AsyncioShim:
-            """`asyncio` as the limiter module sees it: records the claim loop's wake-ups."""
-
-            def __getattr__(self, name: str) -> Any:
-                return getattr(asyncio, name)
-
-            async def sleep(self, delay: float) -> None:
-                await asyncio.sleep(delay)
-                wakes = probe._sleeps.get(id(asyncio.current_task()))
-                if wakes is not None:
-                    wakes.append(time.time())
-
-        async def claim(self: Any, credential_id: str, interval_s: float, **kw: Any) -> float:
-            key = id(asyncio.current_task())
-            wakes: list[float] = []
-            probe._sleeps[key] = wakes
-            started = time.time()
-            probe.in_claim += 1
-            try:
-                wait = await orig_claim(self, credential_id, interval_s, **kw)
-            finally:
-                probe.in_claim -= 1
-                probe._sleeps.pop(key, None)
-            if wait > 0:
-                probe.durable_waits += 1
-                return wait
-            probe.interval_s[credential_id] = interval_s
-            send = Send(
-                credential=credential_id,
-                started=started,
-                sleeps=len(wakes),
-                now=wakes[-1] if wakes else started,
-                returned=time.time(),
-            )
-            probe.sends.append(send)
-            probe._pending[key] = send
-            return wait
-
-        async def block(self: Any, credential_id: str, until: float, reason: str) -> None:
-            probe.blocks.append((credential_id, time.time(), until))
-            await orig_block(self, credential_id, until, reason)
-
-        limiter = limiter_module.CredentialLimiter
-        return [
-            (limiter_module, "_claim", claim_fn),
-            (limiter_module, "asyncio", AsyncioShim()),
-            (limiter, "claim", functools.wraps(orig_claim)(claim)),
-            (limiter, "block", functools.wraps(orig_block)(block)),
-        ]
-
-    def _loop_wrappers(self) -> list[tuple[Any, str, Any]]:
-        probe = self
+        orig_claim = CredentialLimiter.claim
         orig_reserve = QueryRunner.reserve
         orig_page = QueryRunner.page
         orig_fetch = DeclarativeSource.fetch_page
+
+        async def claim(self: Any, credential_id: str, *a: Any, **kw: Any) -> Claim:
+            probe.in_claim += 1
+            try:
+                result = await orig_claim(self, credential_id, *a, **kw)
+            finally:
+                probe.in_claim -= 1
+            kind = "go" if result.go else "wait" if result.wait_s > 0 else "new slot"
+            probe.claims[kind] += 1
+            if result.go:
+                probe._pending[id(asyncio.current_task())] = (credential_id, result.at)
+            return result
 
         async def reserve(self: Any, query_id: str) -> dict[str, Any]:
             result = await orig_reserve(self, query_id)
@@ -362,19 +297,23 @@ class Probe:
                 probe._pending.pop(id(asyncio.current_task()), None)
 
         async def fetch_page(self: Any, *a: Any, **kw: Any) -> Any:
-            send = probe._pending.pop(id(asyncio.current_task()), None)
-            if send is not None:
-                send.fetch = time.time()
+            claimed = probe._pending.pop(id(asyncio.current_task()), None)
+            if claimed is not None:
+                credential, at = claimed
+                now = time.time()
+                probe.sends.setdefault(credential, []).append(now)
+                probe.send_skew_s.append(now - at)
             return await orig_fetch(self, *a, **kw)
 
         return [
+            (CredentialLimiter, "claim", functools.wraps(orig_claim)(claim)),
             (QueryRunner, "reserve", functools.wraps(orig_reserve)(reserve)),
             (QueryRunner, "page", functools.wraps(orig_page)(page)),
             (DeclarativeSource, "fetch_page", functools.wraps(orig_fetch)(fetch_page)),
         ]
 
     async def sample(self) -> None:
-        """Every 50 ms: how many page steps run, and how many wait in the claim loop."""
+        """Every 50 ms: how many page steps run, and how many wait in the claim."""
         while True:
             self.samples.append((self.in_page, self.in_claim))
             await asyncio.sleep(0.05)
@@ -399,105 +338,44 @@ def dist(values: Sequence[float], scale: float = 1000.0) -> dict[str, float]:
     }
 
 
-def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
-    return max(0.0, min(a1, b1) - max(a0, b0))
+def tightest(times: Sequence[float], n: int) -> float:
+    """The shortest span holding n + 1 of `times` (ascending): under 1 s is R + 1 in 1 s."""
+    spans = [times[i] - times[i - n] for i in range(n, len(times))]
+    return min(spans, default=float("inf"))
 
 
 def analyse(probe: Probe, rate: float) -> dict[str, Any]:
-    """Split every gap between two sends of a credential into what it is made of.
+    """What the limiter did, seen from inside the process.
 
-    The claim lets a request go once `last_sent_at + interval x SEND_MARGIN` has
-    passed (and any back-off is over), `last_sent_at` being the `now` of the previous
-    successful claim. So each gap between the `now`s of two successive sends is:
-
-    * the floor, interval x SEND_MARGIN;
-    * 429 back-off: the part of the gap beyond the floor during which the
-      credential was blocked after a 429;
-    * wake-up lateness: the rest, when the next send had already been waiting in the
-      claim loop (its wake-up or its turn at the writer thread came late);
-    * idle: the rest, when no page step was waiting (it arrived late and went at once).
-
-    Send skew: the time from a claim's `now` to the request really starting
-    (`fetch_page`): the claim's transaction queued behind others on the writer thread,
-    then the event loop. Spacing is enforced on `now`, so skew that varies by more
-    than the margin lets requests bunch at the provider.
+    Claims: how many let the request go, asked for a durable wait (back-off, or a
+    window that stays full for long), or sent the page step for a new slot (too
+    many claims queued on the credential). Send skew: from the time the claim logged
+    to the request starting (the window check is on logged times; skew that varies
+    by more than the send margin can bunch requests at the provider). Page step
+    after its slot: how late the durable sleep's wake-up ran the page step.
     """
-    margin = limiter_module.SEND_MARGIN
-    by_cred: dict[str, list[Send]] = defaultdict(list)
-    for send in probe.sends:
-        by_cred[send.credential].append(send)
-    floor_sum = backoff_sum = wake_sum = idle_sum = gap_sum = 0.0
-    n = 0
-    wake: list[float] = []
-    idle: list[float] = []
-    skew: list[float] = []
-    over_limit_windows = 0
     capacity = int(rate) if rate >= 1 else 1
-    for cred, sends in by_cred.items():
-        sends.sort(key=lambda s: s.now)
-        floor = probe.interval_s.get(cred, 0.0) * margin
-        blocks = [(at, until) for c, at, until in probe.blocks if c == cred]
-        for prev, cur in itertools.pairwise(sends):
-            gap = cur.now - prev.now
-            late = max(0.0, gap - floor)
-            start = prev.now + min(gap, floor)
-            backoff = min(late, sum(overlap(start, cur.now, b0, b1) for b0, b1 in blocks))
-            rest = late - backoff
-            n += 1
-            gap_sum += gap
-            floor_sum += min(gap, floor)
-            backoff_sum += backoff
-            if cur.sleeps:
-                wake_sum += rest
-                wake.append(rest)
-            else:
-                idle_sum += rest
-                idle.append(rest)
-        fetches = sorted(s.fetch for s in sends if s.fetch is not None)
-        skew += [s.fetch - s.now for s in sends if s.fetch is not None]
-        # requests started within 1 s beyond the provider's capacity (each such window
-        # is a request the provider is entitled to refuse)
-        for i in range(capacity, len(fetches)):
-            if fetches[i] - fetches[i - capacity] < 1.0:
-                over_limit_windows += 1
-    mean = (lambda x: 1000 * x / n) if n else (lambda x: 0.0)
+    over = 0
+    for starts in probe.sends.values():
+        starts.sort()
+        # requests started within 1 s beyond the provider's capacity (client side)
+        over += sum(
+            1 for i in range(capacity, len(starts)) if starts[i] - starts[i - capacity] < 1.0
+        )
     in_page = [p for p, _ in probe.samples if p]
     in_claim = [c for p, c in probe.samples if p]
     return {
-        "send_margin": margin,
-        "gaps": n,
-        "mean_gap_ms": mean(gap_sum),
-        "mean_ms": {
-            "floor": mean(floor_sum),
-            "backoff_429": mean(backoff_sum),
-            "wake_late": mean(wake_sum),
-            "idle": mean(idle_sum),
+        "claims": dict(probe.claims),
+        "starts_over_capacity_in_1s": over,
+        "tightest_started_s": {
+            cred: tightest(starts, capacity) for cred, starts in probe.sends.items()
         },
-        "share_of_time": {
-            name: (value / gap_sum if gap_sum else 0.0)
-            for name, value in (
-                ("floor", floor_sum),
-                ("backoff_429", backoff_sum),
-                ("wake_late", wake_sum),
-                ("idle", idle_sum),
-            )
-        },
-        "sends": len(probe.sends),
-        "sends_after_in_process_wait": sum(1 for s in probe.sends if s.sleeps),
-        "claim_transactions": probe.attempts,
-        "claim_transactions_per_send": probe.attempts / max(1, len(probe.sends)),
-        "durable_waits": probe.durable_waits,
-        "blocks_after_429": len(probe.blocks),
-        "starts_over_capacity_in_1s": over_limit_windows,
-        "wake_late": dist(wake),
-        "idle": dist(idle),
-        "claim_queued": dist(probe.attempt_queue_s),
-        "send_skew": dist(skew),
+        "send_skew": dist(probe.send_skew_s),
         "page_step_after_slot": dist(probe.slot_late_s),
         "page_steps_in_flight": {
             "mean": statistics.fmean(in_page) if in_page else 0.0,
             "max": max(in_page, default=0),
-            "mean_in_claim_loop": statistics.fmean(in_claim) if in_claim else 0.0,
+            "mean_in_claim": statistics.fmean(in_claim) if in_claim else 0.0,
         },
     }
 
@@ -523,6 +401,7 @@ class Outcome:
     per_key_rate: dict[str, float]
     max_served_per_s: dict[str, int]
     max_received_per_s: dict[str, int]
+    tightest_received_s: dict[str, float]  # the shortest span of R + 1 requests received
     timed_out: bool
     cpu_pct: float  # this process (runtime, and the provider with --provider inprocess)
     diagnostics: dict[str, Any] | None = None
@@ -626,6 +505,9 @@ async def run_config(
         statuses={s: n for s, n in statuses.items() if n},
         per_key_rate=per_key_rate,
         max_served_per_s={key: max_in_window(t) for key, t in served.items()},
+        tightest_received_s={
+            key: tightest(sorted(t), int(rate)) for key, t in stats["received_at"].items()
+        },
         max_received_per_s={
             key: max_in_window(sorted(t)) for key, t in stats["received_at"].items()
         },
@@ -681,20 +563,21 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "date": datetime.date.today().isoformat(),
-        "send_margin": limiter_module.SEND_MARGIN,
+        "send_margin_s": limiter_module.SEND_MARGIN_S,
+        "slot_margin_s": limiter_module.SLOT_MARGIN_S,
         "max_claim_wait_s": limiter_module.MAX_CLAIM_WAIT_S,
     }
 
 
 def render(args: argparse.Namespace, outcomes: Sequence[Outcome]) -> str:
     limit = args.credentials * args.rate
-    margin = limiter_module.SEND_MARGIN
+    best = 1 / (1 + limiter_module.SLOT_MARGIN_S)
     lines = [
         "",
         f"Shared rate limiter: {args.credentials} credentials x {args.rate:g} req/s "
         f"(limit {limit:g} pages/s), {args.queries} queries per credential x {args.pages} pages "
         f"= {args.credentials * args.queries * args.pages} pages; provider {args.provider}; "
-        f"SEND_MARGIN {margin} (best ratio {1 / margin:.3f})",
+        f"slots spaced for R in {1 + limiter_module.SLOT_MARGIN_S:g} s (best ratio {best:.3f})",
         "",
         f"  {'configuration':<22} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'ratio':>6} "
         f"{'429s':>6} {'completed/paused':>17} {'wall s':>7} {'max/s served':>13}",
@@ -717,36 +600,29 @@ def render(args: argparse.Namespace, outcomes: Sequence[Outcome]) -> str:
             f"{o.name}: {o.description}",
             f"  per-key pages/s {per_key}; requests sent {o.requests} "
             f"(429s {o.rate_limited}); most received in 1 s per key {received}; "
-            f"pages stored {o.pages_stored}/{o.pages_expected}"
+            f"pages stored {o.pages_stored}/{o.pages_expected}; shortest span of R + 1 "
+            "received "
+            + "/".join(f"{v * 1000:.0f}" for _, v in sorted(o.tightest_received_s.items()))
+            + " ms"
             + ("; TIMED OUT" if o.timed_out else ""),
         ]
         d = o.diagnostics
         if d:
-            ms, share, fl = d["mean_ms"], d["share_of_time"], d["page_steps_in_flight"]
+            fl = d["page_steps_in_flight"]
+            claims = ", ".join(f"{n} {kind}" for kind, n in sorted(d["claims"].items()))
             lines += [
-                f"  gap between two sends of a credential (claim times): mean "
-                f"{d['mean_gap_ms']:.1f} ms = floor {ms['floor']:.1f} (interval x SEND_MARGIN "
-                f"{d['send_margin']}) + 429 back-off {ms['backoff_429']:.1f} + wake-up lateness "
-                f"{ms['wake_late']:.1f} + idle {ms['idle']:.1f}",
-                f"  share of the time: floor {share['floor']:.1%} (of which the margin "
-                f"{share['floor'] * (1 - 1 / d['send_margin']):.1%}), 429 back-off "
-                f"{share['backoff_429']:.1%}, wake-up {share['wake_late']:.1%}, idle "
-                f"{share['idle']:.1%}",
-                f"  sends {d['sends']}, {d['sends_after_in_process_wait']} after waiting in the "
-                f"claim loop; claim transactions {d['claim_transactions']} "
-                f"({d['claim_transactions_per_send']:.1f} per send); durable waits "
-                f"{d['durable_waits']}; back-offs after a 429 {d['blocks_after_429']}; requests "
-                f"started over R in 1 s (client side) {d['starts_over_capacity_in_1s']}",
+                f"  claims: {claims}; requests started over R in 1 s (client side) "
+                f"{d['starts_over_capacity_in_1s']}; shortest span of R + 1 starts "
+                + "/".join(f"{v * 1000:.0f}" for v in d["tightest_started_s"].values())
+                + " ms",
                 f"  page steps in flight: mean {fl['mean']:.1f}, max {fl['max']}, of which in "
-                f"the claim loop {fl['mean_in_claim_loop']:.1f} (mean); this process's CPU "
+                f"the claim {fl['mean_in_claim']:.1f} (mean); this process's CPU "
                 f"{o.cpu_pct:.0f}% of a core",
                 "  ms p50/p90/p99/max: "
                 + "; ".join(
                     f"{label} {x['p50']:.1f}/{x['p90']:.1f}/{x['p99']:.1f}/{x['max']:.0f}"
                     for label, x in (
-                        ("wake-up lateness", d["wake_late"]),
-                        ("claim queued", d["claim_queued"]),
-                        ("send skew (claim -> request)", d["send_skew"]),
+                        ("send skew (logged -> request)", d["send_skew"]),
                         ("page step after its slot", d["page_step_after_slot"]),
                     )
                 ),

@@ -65,7 +65,7 @@ class QueryRunner:
         """Take the next free request slot of the query's credential (shared by all queries)."""
         query = await self.store.get(query_id)
         source = self.sources.get(query.source)
-        at = await self.limiter.reserve(source.credential_id, source.limits.min_interval_s)
+        at = await self.limiter.reserve(source.credential_id, source.limits.windows)
         return {"at": at, "wait": at - time.time() > SLOT_SLACK_S}
 
     async def start(self, query_id: str, run_id: str) -> dict[str, Any]:
@@ -92,9 +92,9 @@ class QueryRunner:
             return {"next": "done" if query.exhausted else "continue"}
         source = self.sources.get(query.source)
         try:
-            wait = await self.limiter.claim(
+            claim = await self.limiter.claim(
                 source.credential_id,
-                source.limits.min_interval_s,
+                source.limits.windows,
                 daily_budget=source.limits.daily_budget,
                 monthly_budget=source.limits.monthly_budget,
             )
@@ -102,9 +102,10 @@ class QueryRunner:
             await self.store.fail(query_id, exc.code, str(exc))
             log.warning("query_failed", queryId=query_id, error=str(exc), errorCode=exc.code)
             return {"next": "stop", "status": "failed"}
-        if wait > 0:  # another query took the credential's slot, or it is backing off
-            return {"next": "wait", "wait_s": wait}
+        if not claim.go:  # the credential is busy or backing off: wait, then take a new slot
+            return {"next": "wait", "wait_s": claim.wait_s}
         started = time.perf_counter()
+        left_at = time.time()
         try:
             page = await source.fetch_page(
                 query.params, query.checkpoint, self.sources.credentials(query.source)
@@ -118,6 +119,8 @@ class QueryRunner:
             await self.store.fail(query_id, exc.code, exc.message)
             log.warning("query_failed", queryId=query_id, error=exc.message, errorCode=exc.code)
             return {"next": "stop", "status": "failed"}
+        finally:
+            await self.limiter.sent(source.credential_id, claim, left_at)
         duration_ms = round((time.perf_counter() - started) * 1000)
         if page.rate_limit is not None:
             await self.limiter.observe(
@@ -224,10 +227,11 @@ async def _page_loop(
             return await ctx.step.run("fail", runner.fail, query_id, err.message)
         if result["next"] == "wait":
             waits += 1
-            await ctx.step.sleep(
-                f"rate-limit-wait-{page_number}-{waits}",
-                datetime.timedelta(seconds=float(result["wait_s"])),
-            )
+            if result["wait_s"] > 0:
+                await ctx.step.sleep(
+                    f"rate-limit-wait-{page_number}-{waits}",
+                    datetime.timedelta(seconds=float(result["wait_s"])),
+                )
             continue
         if result["next"] == "stop":
             return {"queryId": query_id, "status": result["status"]}

@@ -4,12 +4,15 @@ Twenty queries on one API key must together stay within that key's limit, in
 one process or many (the state is in the database). Two mechanisms, both per
 credential:
 
-* **Reservation** (`reserve`): each page takes the next free slot, spaced by the
-  credential's minimum interval; the durable function sleeps until its slot, so a
-  waiting query holds no worker.
-* **Claim** (`claim`), right before the request is sent: the last request must be
-  at least one interval ago (slots can drift when calls start late) and the
-  day's and month's budgets must not be spent; the request is then counted.
+* **Reservation** (`reserve`): each page takes the next free slot, spaced so the
+  credential's windows are never full; the durable function sleeps until its
+  slot, so a waiting query holds no worker.
+* **Claim** (`claim`), right before the request is sent: checked against the
+  credential's recent sends (`sent_log`), at most N in any window of the limit
+  (plus a small margin for the jitter on the way to the provider), and against
+  the day's and month's budgets; the request is then logged and counted. Because
+  the check is a window of the last N sends, as at the provider, a request that
+  left late lets the next ones go sooner instead of losing that time for good.
 
 `block` makes every query on the credential wait (after a 429, or when the
 provider's headers say the window is exhausted); `observe` reads those headers.
@@ -18,24 +21,47 @@ provider's headers say the window is exhausted); `observe` reads those headers.
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..sqlstore import Database
 from .model import QueryError
 from .schema import credentials, usage
 
-__all__ = ["BudgetExceeded", "CredentialLimiter", "CredentialUsage"]
+__all__ = [
+    "BudgetExceeded",
+    "Claim",
+    "CredentialLimiter",
+    "CredentialUsage",
+    "Windows",
+    "earliest_send",
+]
+
+#: `(requests, seconds)` pairs: at most that many requests in any window that long.
+Windows = Sequence[tuple[int, float]]
 
 #: Claims wait in-process up to this long; beyond it the page step asks for a durable wait.
 MAX_CLAIM_WAIT_S = 2.0
-#: Spacing margin at send time, so jitter on the way to the provider cannot bunch requests.
-SEND_MARGIN = 1.04
+#: Sends remembered per credential; a longer window is checked as shorter ones that fit.
+SEND_LOG = 64
+#: Added to every window at send time: the jitter between a logged send and its arrival.
+SEND_MARGIN_S = 0.03
+#: Added to every window when spacing slots; more than the send margin, so that sends
+#: which fell behind their slots catch up again.
+SLOT_MARGIN_S = 0.04
+#: Two sends are never closer than this share of the slot spacing (no bursts).
+MIN_GAP_SHARE = 0.5
+#: A send that left this much after its claim is logged at the time it really left.
+LATE_SEND_S = 0.005
 
 
 class BudgetExceeded(QueryError):
@@ -62,6 +88,18 @@ class CredentialUsage:
         }
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What `claim` decided: go now (`wait_s == 0`, logged `at`), or wait."""
+
+    wait_s: float
+    at: float = 0.0
+
+    @property
+    def go(self) -> bool:
+        return self.at > 0
+
+
 def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
 
@@ -71,19 +109,55 @@ def _periods(now: float) -> tuple[str, str]:
     return day, day[:7]
 
 
+def _rules(windows: Windows) -> list[tuple[int, float]]:
+    """The windows as the send log can check them.
+
+    A window of more requests than `SEND_LOG` becomes the m-th part of it with at
+    most 1/m of the requests (3,600 per hour: 63 in any 63.2 s), which is stricter:
+    m such parts tile the whole window.
+    """
+    rules = []
+    for count, seconds in windows:
+        parts = math.ceil(count / SEND_LOG)
+        rules.append((count // parts, seconds / parts))
+    return rules
+
+
+def _spacing(rules: Sequence[tuple[int, float]]) -> float:
+    """The distance between two slots: every window stays under its count, with margin."""
+    return max(((seconds + SLOT_MARGIN_S) / count for count, seconds in rules), default=0.0)
+
+
+def earliest_send(
+    sent: Sequence[float], rules: Sequence[tuple[int, float]], blocked_until: float = 0.0
+) -> float:
+    """When the next request may leave, given the sends before it (ascending)."""
+    at = blocked_until
+    if sent:
+        at = max(at, sent[-1] + _spacing(rules) * MIN_GAP_SHARE)
+    for count, seconds in rules:
+        if len(sent) >= count:
+            at = max(at, sent[-count] + seconds + SEND_MARGIN_S)
+    return at
+
+
 def _row(conn: Connection, credential_id: str) -> Any:
     query = select(credentials).where(credentials.c.credential_id == credential_id)
     row = conn.execute(query.with_for_update()).first()
-    if row is None:
+    if row is None:  # first use; another process may be inserting it right now
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(
-            credentials.insert().values(
+            insert(credentials)
+            .on_conflict_do_nothing()
+            .values(
                 credential_id=credential_id,
                 next_slot_at=0.0,
                 last_sent_at=0.0,
                 blocked_until=0.0,
+                sent_log="[]",
             )
         )
-        row = conn.execute(query).first()
+        row = conn.execute(query.with_for_update()).first()
     return row
 
 
@@ -93,11 +167,12 @@ def _update(conn: Connection, credential_id: str, **values: Any) -> None:
     )
 
 
-def _reserve(conn: Connection, credential_id: str, interval_s: float, now: float) -> float:
+def _reserve(conn: Connection, credential_id: str, windows: Windows, now: float) -> float:
     row = _row(conn, credential_id)
     slot = max(row.next_slot_at, row.blocked_until, now)
-    if interval_s > 0 or slot > row.next_slot_at:
-        _update(conn, credential_id, next_slot_at=slot + interval_s)
+    spacing = _spacing(_rules(windows))
+    if spacing > 0 or slot > row.next_slot_at:
+        _update(conn, credential_id, next_slot_at=slot + spacing)
     return float(slot)
 
 
@@ -125,17 +200,17 @@ def _count(conn: Connection, credential_id: str, period: str) -> None:
 def _claim(
     conn: Connection,
     credential_id: str,
-    interval_s: float,
+    windows: Windows,
     budgets: tuple[int | None, int | None],
-) -> float:
-    """0 when the request may go now (and it is counted), else seconds to wait."""
+) -> Claim:
     row = _row(conn, credential_id)
     # The time is read inside the transaction, not before it waited for the writer:
-    # the recorded send time must be when the request really leaves.
+    # the logged send time must be when the request really leaves.
     now = time.time()
-    earliest = max(row.last_sent_at + interval_s * SEND_MARGIN, row.blocked_until)
+    sent: list[float] = json.loads(row.sent_log)
+    earliest = earliest_send(sent, _rules(windows), row.blocked_until)
     if earliest > now:
-        return float(earliest - now)
+        return Claim(wait_s=earliest - now)
     day, month = _periods(now)
     for budget, period, label in ((budgets[0], day, "daily"), (budgets[1], month, "monthly")):
         if budget is not None and _used(conn, credential_id, period) >= budget:
@@ -143,10 +218,22 @@ def _claim(
                 f"the {label} budget of {budget} requests for {credential_id} is used up; "
                 "raise it in the source's limits or wait for the next period"
             )
-    _update(conn, credential_id, last_sent_at=now, next_slot_at=max(row.next_slot_at, now))
+    _update(conn, credential_id, last_sent_at=now, sent_log=_log([*sent, now]))
     _count(conn, credential_id, day)
     _count(conn, credential_id, month)
-    return 0.0
+    return Claim(wait_s=0.0, at=now)
+
+
+def _log(sent: list[float]) -> str:
+    return json.dumps(sorted(sent)[-SEND_LOG:])
+
+
+def _sent_late(conn: Connection, credential_id: str, logged: float, left: float) -> None:
+    row = _row(conn, credential_id)
+    sent: list[float] = json.loads(row.sent_log)
+    if logged in sent:
+        sent[sent.index(logged)] = left
+        _update(conn, credential_id, sent_log=_log(sent), last_sent_at=max(sent))
 
 
 def _block(conn: Connection, credential_id: str, until: float, reason: str) -> None:
@@ -190,36 +277,58 @@ def _usage(conn: Connection, now: float) -> list[CredentialUsage]:
 
 
 class CredentialLimiter:
-    """Shared slots, back-off and budgets per credential, kept in the query store's database."""
+    """Shared slots, back-off and budgets per credential, kept in the query store's database.
+
+    The database decides; within one process, the claims of a credential also queue
+    in order on a lock, so that page steps whose slots have passed wait their turn
+    instead of all asking the database again after every send.
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._gates: dict[str, asyncio.Lock] = {}
+        self._queued: Counter[str] = Counter()
 
-    async def reserve(self, credential_id: str, interval_s: float) -> float:
+    async def reserve(self, credential_id: str, windows: Windows) -> float:
         """The start (epoch seconds) of this page's slot; later pages get later slots."""
-        return await self._db.write(_reserve, credential_id, interval_s, time.time())
+        return await self._db.write(_reserve, credential_id, windows, time.time())
 
     async def claim(
         self,
         credential_id: str,
-        interval_s: float,
+        windows: Windows,
         *,
         daily_budget: int | None = None,
         monthly_budget: int | None = None,
-    ) -> float:
-        """Wait (briefly) until a request may be sent, and count it.
+    ) -> Claim:
+        """Wait (briefly) until a request may be sent, then log and count it.
 
-        Returns 0 once counted, or the seconds still to wait when that is longer
-        than `MAX_CLAIM_WAIT_S` (the caller then waits durably). Raises
-        `BudgetExceeded` when a budget is spent.
+        Waits in-process up to `MAX_CLAIM_WAIT_S`; beyond that it returns the wait
+        (the caller waits durably and takes a new slot). With so many claims queued
+        here that this one's turn would come later than that, it returns a wait of
+        0: take a new slot now. Raises `BudgetExceeded` when a budget is spent.
         """
-        while True:
-            wait = await self._db.write(
-                _claim, credential_id, interval_s, (daily_budget, monthly_budget)
-            )
-            if wait <= 0 or wait > MAX_CLAIM_WAIT_S:
-                return wait
-            await asyncio.sleep(wait)
+        spacing = _spacing(_rules(windows))
+        if self._queued[credential_id] * spacing > MAX_CLAIM_WAIT_S:
+            return Claim(wait_s=0.0)
+        gate = self._gates.setdefault(credential_id, asyncio.Lock())
+        self._queued[credential_id] += 1
+        try:
+            async with gate:
+                while True:
+                    claim = await self._db.write(
+                        _claim, credential_id, windows, (daily_budget, monthly_budget)
+                    )
+                    if claim.wait_s <= 0 or claim.wait_s > MAX_CLAIM_WAIT_S:
+                        return claim
+                    await asyncio.sleep(claim.wait_s)
+        finally:
+            self._queued[credential_id] -= 1
+
+    async def sent(self, credential_id: str, claim: Claim, left_at: float) -> None:
+        """The request of `claim` left at `left_at`: log that if it is later than claimed."""
+        if left_at - claim.at > LATE_SEND_S:
+            await self._db.write(_sent_late, credential_id, claim.at, left_at)
 
     async def block(self, credential_id: str, until: float, reason: str) -> None:
         """Every query on this credential waits until `until` (epoch seconds)."""

@@ -197,6 +197,7 @@ credentials = Table(
     Column("next_slot_at", Float, nullable=False),  # epoch s: the next free request slot
     Column("last_sent_at", Float, nullable=False),  # epoch s: the latest request sent
     Column("blocked_until", Float, nullable=False),  # epoch s: back-off after a 429
+    Column("sent_log", Text, nullable=False, server_default="[]"),  # JSON: latest sends, epoch s
     Column("block_reason", Text, nullable=True),
 )
 

@@ -16,6 +16,7 @@ SourceError
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -81,18 +82,23 @@ class Limits:
     monthly_budget: int | None = None
 
     @property
-    def min_interval_s(self) -> float:
-        """The tightest spacing between two requests that the rate limits allow."""
-        intervals = [
-            period / rate
-            for rate, period in (
-                (self.per_second, 1.0),
-                (self.per_minute, 60.0),
-                (self.per_hour, 3600.0),
-            )
-            if rate
-        ]
-        return max(intervals, default=0.0)
+    def windows(self) -> tuple[tuple[int, float], ...]:
+        """The rate limits as `(requests, seconds)`: at most that many in any such window.
+
+        A whole number per period is that period's window (`per_minute = 30`: 30 in any
+        60 s); a fraction rounds the count down and shortens the window to keep the
+        rate (`per_second = 2.5`: 2 in any 0.8 s; `per_second = 0.5`: 1 in any 2 s).
+        """
+        found = []
+        for count, period in (
+            (self.per_second, 1.0),
+            (self.per_minute, 60.0),
+            (self.per_hour, 3600.0),
+        ):
+            if count:
+                whole = max(1, math.floor(count + 1e-9))
+                found.append((whole, period * whole / count))
+        return tuple(found)
 
 
 @dataclass(frozen=True)
