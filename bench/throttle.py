@@ -26,10 +26,12 @@ started with `POST /api/queries/run` and followed with `GET /api/queries`.
 Figures, from the provider's own stats: pages = requests served (passed its rate
 limiter); rate = (pages - 1) / (last served - first served); ratio = rate / (K x R);
 429s = the provider's 429 answers; the most requests served (and received) per key
-in any 1-second window. For pagerunner, the limiter is also timed from inside
-(wrappers around its claim and the page step, no code changed): the spacing between
-two sends of a credential is split into the limiter's margin and the lateness of the
-next send, to show where any shortfall comes from.
+in any 1-second window, and the shortest span holding R + 1 of them (under 1 s: the
+provider was entitled to refuse one). For pagerunner, the page loop is also timed
+from inside (wrappers around `CredentialLimiter.claim`, `QueryRunner.reserve`/`page`
+and `DeclarativeSource.fetch_page`; no code changed): what the claims decided, how
+late page steps woke after their slots, and the skew from a claim's logged time to
+the request leaving.
 
     uv run python bench/throttle.py [--credentials K --rate R --queries Q --pages P]
         [--only pagerunner|original] [--provider subprocess|inprocess] [--no-probe]

@@ -114,8 +114,10 @@ def run(
     status = query["status"]
     if status != "completed":
         reason = query.get("error_message") or query.get("pause_reason") or status
-        hint = query.get("resume_hint") or f"pagerunner queries resume {query['id']}"
-        console.print(f"[red]{status}[/]: {reason}\n  resume with: {hint}")
+        command = f"pagerunner queries resume {query['id']}"
+        hint = query.get("resume_hint")
+        when = f"when to resume: {hint} ({command})" if hint else f"resume with: {command}"
+        console.print(f"[red]{status}[/]: {reason}\n  {when}")
     else:
         console.print(
             f"[green]completed[/]: {query['pages_fetched']} pages, "

@@ -24,7 +24,14 @@ from .settings import Settings
 from .sources.base import RateLimitedError, Source, SourceError, TransientError
 from .sources.registry import SourceRegistry
 
-__all__ = ["CANCEL_EVENT", "EXECUTE_EVENT", "QueryRunner", "create_client", "create_functions"]
+__all__ = [
+    "CANCEL_EVENT",
+    "EXECUTE_EVENT",
+    "QueryRunner",
+    "create_client",
+    "create_functions",
+    "execute_event",
+]
 
 log = structlog.get_logger("pagerunner.functions")
 
@@ -36,6 +43,11 @@ STEP_RETRIES = 3
 SLOT_SLACK_S = 0.01
 #: How long every query on a credential backs off after a 429 that gave no time.
 DEFAULT_BACKOFF_S = 5.0
+
+
+def execute_event(query_id: str, runs: int) -> inngest.Event:
+    """The event that starts run number `runs` of a query; its id makes a re-send harmless."""
+    return inngest.Event(name=EXECUTE_EVENT, data={"queryId": query_id}, id=f"{query_id}:{runs}")
 
 
 def create_client(settings: Settings) -> inngest.Inngest:
@@ -165,10 +177,29 @@ class QueryRunner:
         if wait is not None and wait <= max_wait:
             log.info("rate_limited_waiting", queryId=query_id, wait_s=wait)
             return {"next": "wait", "wait_s": max(wait, 1.0)}
-        hint = f"retry after {round(wait)} s" if wait is not None else "resume later"
-        await self.store.pause(query_id, f"rate limited by the provider: {exc.message}", hint)
-        log.warning("query_paused", queryId=query_id, reason=exc.message)
-        return {"next": "stop", "status": "paused"}
+        reason = f"rate limited by the provider: {exc.message}"
+        if wait is None or not self.settings.auto_resume:
+            hint = f"retry after {round(wait)} s" if wait is not None else "resume later"
+            await self.store.pause(query_id, reason, hint)
+            log.warning("query_paused", queryId=query_id, reason=exc.message)
+            return {"next": "stop", "status": "paused"}
+        resume_at = now + wait
+        at = datetime.datetime.fromtimestamp(resume_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        query = await self.store.pause(query_id, reason, f"automatically at {at}, or now")
+        log.warning("query_paused", queryId=query_id, reason=exc.message, resumeAt=at)
+        return {"next": "stop", "status": "paused", "resume_at": resume_at, "runs": query.runs}
+
+    async def auto_resume(self, query_id: str, runs: int) -> dict[str, Any]:
+        """Resume a query paused by a rate limit, unless someone resumed or cancelled it since."""
+        query = await self.store.get(query_id)
+        if query.status != QueryStatus.PAUSED or query.runs != runs:
+            return {"resumed": False, "status": query.status.value}
+        try:
+            query = await self.store.resume(query_id)
+        except InvalidTransition:  # resumed or cancelled a moment ago
+            return {"resumed": False, "status": (await self.store.get(query_id)).status.value}
+        log.info("query_resumed", queryId=query_id, runs=query.runs, automatic=True)
+        return {"resumed": True, "status": query.status.value, "runs": query.runs}
 
     async def complete(self, query_id: str) -> dict[str, Any]:
         try:
@@ -234,6 +265,8 @@ async def _page_loop(
                 )
             continue
         if result["next"] == "stop":
+            if "resume_at" in result:
+                return await _resume_later(ctx, runner, query_id, result)
             return {"queryId": query_id, "status": result["status"]}
         if result["next"] == "done":
             break
@@ -244,3 +277,19 @@ async def _page_loop(
             )
     final = await ctx.step.run("complete", runner.complete, query_id)
     return {"queryId": query_id, **final}
+
+
+async def _resume_later(
+    ctx: inngest.Context, runner: QueryRunner, query_id: str, paused: dict[str, Any]
+) -> dict[str, Any]:
+    """Sleep until the provider's rate limit resets, then start the query's next run.
+
+    A user who resumes the query sooner cancels this run (see `Services.resume`).
+    """
+    await ctx.step.sleep_until(
+        "auto-resume-wait", datetime.datetime.fromtimestamp(paused["resume_at"], UTC)
+    )
+    resumed = await ctx.step.run("auto-resume", runner.auto_resume, query_id, paused["runs"])
+    if resumed["resumed"]:
+        await ctx.step.send_event("auto-resume-send", execute_event(query_id, resumed["runs"]))
+    return {"queryId": query_id, "status": resumed["status"]}

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     page_delay_s: float | None = Field(None, ge=0)
     #: Rate-limit waits up to this long are slept through; longer ones pause the query.
     max_rate_limit_wait_s: float = Field(30.0, ge=0)
+    #: A query paused by a rate limit whose reset time is known resumes itself after it.
+    auto_resume: bool = True
     #: Seconds before a provider request times out (then it is retried).
     source_timeout_s: float = Field(10.0, gt=0)
     #: The project file whose `[sources.NAME]` tables define sources (skipped when missing).

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import inngest
 import structlog
 
-from ..functions import CANCEL_EVENT, EXECUTE_EVENT
+from ..functions import CANCEL_EVENT, execute_event
 from ..queries.credentials import CredentialLimiter
 from ..queries.model import Query
 from ..queries.store import QueryStore
@@ -60,11 +60,8 @@ class Services:
 
     async def schedule(self, query: Query) -> None:
         """Ask the engine to run the query; the event id makes a re-send harmless."""
-        event = inngest.Event(
-            name=EXECUTE_EVENT, data={"queryId": query.id}, id=f"{query.id}:{query.runs}"
-        )
         try:
-            await self.client.send(event)
+            await self.client.send(execute_event(query.id, query.runs))
         except Exception as exc:  # the SDK raises its own error types for transport failures
             log.error("schedule_failed", queryId=query.id, error=str(exc))
             raise SchedulingError(
@@ -73,10 +70,15 @@ class Services:
             ) from exc
 
     async def resume(self, query_id: str) -> Query:
-        """Continue a query from its checkpoint, now: a back-off on its credential is lifted."""
+        """Continue a query from its checkpoint, now: a back-off on its credential is lifted.
+
+        A run still waiting to resume the query by itself (after a rate limit) is
+        cancelled first, or the new run would queue behind it.
+        """
         query = await self.store.resume(query_id)
         source = self.sources.get(query.source)
         await CredentialLimiter(self.store.database).unblock(source.credential_id)
+        await self.stop_run(query)
         await self.schedule(query)
         return query
 

@@ -86,7 +86,7 @@ async def test_a_rate_limited_query_shows_why_it_paused_and_resumes(ui: App, pag
     await expect(status_badge(page)).to_have_text("paused")
     await expect(page.locator(".pause-reason")).to_have_text(paused["pause_reason"])
     await expect(page.locator(".pause-reason")).to_contain_text("Rate limit exceeded")
-    await expect(page.locator(".resume-hint")).to_have_text("retry after 600 s")
+    await expect(page.locator(".resume-hint")).to_contain_text("automatically at")
     assert await page.locator("#action-pause").count() == 0
     await page.locator("#action-resume").click()
     await expect(page.get_by_role("status").first).to_contain_text("Resumed")

@@ -6,10 +6,13 @@ import asyncio
 import csv
 import io
 import json
+import re
+import time
+from pathlib import Path
 
 from pagerunner.sources.simulator import Fault
 
-from .conftest import App
+from .conftest import App, fast_settings, running_app
 
 
 async def test_happy_path_fetches_every_page_exactly(app: App) -> None:
@@ -48,13 +51,52 @@ async def test_long_rate_limit_pauses_and_resume_completes_exactly(app: App) -> 
     paused = await app.until(query_id)
     assert paused["status"] == "paused"
     assert "rate limited" in paused["pause_reason"]
-    assert paused["resume_hint"] == "retry after 600 s"
+    assert paused["resume_hint"].startswith("automatically at ")
     assert paused["pages_fetched"] == 2
     resumed = await app.api.post(f"/api/queries/{query_id}/resume")
     assert resumed.status_code == 202 and resumed.json()["status"] == "pending"
     done = await app.until(query_id, {"completed", "failed"})
     assert done["status"] == "completed" and done["runs"] == 2
     assert await app.record_ids(query_id) == app.expected_ids("bagels total:90")
+    # The first run, asleep until the limit's reset to resume the query by itself, was
+    # cancelled by the user's resume (or the second run would have queued behind it).
+    assert sorted(r["status"] for r in await app.runs()) == ["Cancelled", "Completed"]
+
+
+async def test_a_rate_limit_with_a_known_reset_resumes_the_query_by_itself(
+    tmp_path: Path,
+) -> None:
+    settings = fast_settings(str(tmp_path / "p.db"), max_rate_limit_wait_s=0.5)
+    async with running_app(settings) as app:
+        app.sim.add_fault(Fault(kind="rate_limit", times=1, after=2, retry_after_s=2))
+        query_id = await app.run("bagels total:90")
+        paused = await app.until(query_id)
+        assert paused["status"] == "paused" and paused["pages_fetched"] == 2
+        assert re.fullmatch(
+            r"automatically at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, or now",
+            paused["resume_hint"],
+        )
+        paused_at = time.monotonic()
+        done = await app.until(query_id, {"completed", "failed"}, timeout_s=30)
+        assert time.monotonic() - paused_at > 1.0  # it waited for the reset
+        assert done["status"] == "completed" and done["runs"] == 2
+        assert await app.record_ids(query_id) == app.expected_ids("bagels total:90")
+        first = min(await app.runs(), key=lambda r: r["run_started_at"])
+        steps = (await app.executor_api.get(f"/v1/runs/{first['run_id']}/steps")).json()
+        names = [s["name"] for s in steps["data"]]
+        assert names[-3:] == ["auto-resume-wait", "auto-resume", "auto-resume-send"]
+
+
+async def test_without_auto_resume_a_rate_limited_query_stays_paused(tmp_path: Path) -> None:
+    settings = fast_settings(str(tmp_path / "p.db"), max_rate_limit_wait_s=0.5, auto_resume=False)
+    async with running_app(settings) as app:
+        app.sim.add_fault(Fault(kind="rate_limit", times=1, after=1, retry_after_s=1))
+        query_id = await app.run("bagels total:90")
+        paused = await app.until(query_id)
+        assert paused["status"] == "paused" and paused["resume_hint"] == "retry after 1 s"
+        await asyncio.sleep(2.0)
+        assert (await app.query(query_id))["status"] == "paused"
+        assert len(await app.runs()) == 1
 
 
 async def test_short_rate_limit_is_waited_out_durably(app: App) -> None:
