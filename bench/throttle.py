@@ -38,7 +38,7 @@ the request leaving.
         [--json PATH]
 
 Defaults: K = 3, R = 5, Q = 20, P = 10 (about 2 minutes on 2 cores); the issue's
-shape is `--pages 20` (about 4 minutes).
+shape is `--pages 20` (about 3 minutes).
 
 Target (issue 4): pagerunner >= 0.95 x K x R with zero 429s. It prints PASS/FAIL but
 always exits 0.
