@@ -87,11 +87,12 @@ class QueryRunner:
         log.info(
             "query_starting", queryId=query_id, source=query.source, page=query.checkpoint.page
         )
-        delay = self.sources.get(query.source).page_delay_s
+        source = self.sources.get(query.source)
         return {
             "go": True,
             "page": query.checkpoint.page,
-            "delay_s": delay,
+            "delay_s": source.page_delay_s,
+            "paced": bool(source.limits.windows),  # pages take slots of the credential
             "exhausted": query.exhausted,
         }
 
@@ -247,11 +248,13 @@ async def _page_loop(
 ) -> dict[str, Any]:
     page_number, waits = int(begin["page"]), 0
     while not begin["exhausted"]:
-        slot = await ctx.step.run(f"slot-{page_number}-{waits}", runner.reserve, query_id)
-        if slot["wait"]:
-            await ctx.step.sleep_until(
-                f"slot-wait-{page_number}-{waits}", datetime.datetime.fromtimestamp(slot["at"], UTC)
-            )
+        if begin.get("paced", True):  # runs started before "paced" existed took slots
+            slot = await ctx.step.run(f"slot-{page_number}-{waits}", runner.reserve, query_id)
+            if slot["wait"]:
+                await ctx.step.sleep_until(
+                    f"slot-wait-{page_number}-{waits}",
+                    datetime.datetime.fromtimestamp(slot["at"], UTC),
+                )
         try:
             result = await ctx.step.run(f"page-{page_number}", runner.page, query_id, page_number)
         except inngest.StepError as err:  # retries exhausted on a transient error

@@ -279,9 +279,9 @@ def _usage(conn: Connection, now: float) -> list[CredentialUsage]:
 class CredentialLimiter:
     """Shared slots, back-off and budgets per credential, kept in the query store's database.
 
-    The database decides; within one process, the claims of a credential also queue
-    in order on a lock, so that page steps whose slots have passed wait their turn
-    instead of all asking the database again after every send.
+    The database decides; within one process, claims of a credential that have to
+    wait queue in order on a lock, so that they wait their turn instead of all
+    asking the database again after every send.
     """
 
     def __init__(self, db: Database) -> None:
@@ -304,24 +304,29 @@ class CredentialLimiter:
         """Wait (briefly) until a request may be sent, then log and count it.
 
         Waits in-process up to `MAX_CLAIM_WAIT_S`; beyond that it returns the wait
-        (the caller waits durably and takes a new slot). With so many claims queued
+        (the caller waits durably and takes a new slot). With so many claims waiting
         here that this one's turn would come later than that, it returns a wait of
         0: take a new slot now. Raises `BudgetExceeded` when a budget is spent.
         """
-        spacing = _spacing(_rules(windows))
-        if self._queued[credential_id] * spacing > MAX_CLAIM_WAIT_S:
+        budgets = (daily_budget, monthly_budget)
+        claim = await self._db.write(_claim, credential_id, windows, budgets)
+        if claim.go or claim.wait_s > MAX_CLAIM_WAIT_S:
+            return claim
+        ahead = self._queued[credential_id] * _spacing(_rules(windows))
+        if claim.wait_s + ahead > MAX_CLAIM_WAIT_S:
             return Claim(wait_s=0.0)
+        # Wait in line: only the first in line asks the database again.
+        ready_at = time.monotonic() + claim.wait_s
         gate = self._gates.setdefault(credential_id, asyncio.Lock())
         self._queued[credential_id] += 1
         try:
             async with gate:
                 while True:
-                    claim = await self._db.write(
-                        _claim, credential_id, windows, (daily_budget, monthly_budget)
-                    )
-                    if claim.wait_s <= 0 or claim.wait_s > MAX_CLAIM_WAIT_S:
+                    await asyncio.sleep(max(0.0, ready_at - time.monotonic()))
+                    claim = await self._db.write(_claim, credential_id, windows, budgets)
+                    if claim.go or claim.wait_s > MAX_CLAIM_WAIT_S:
                         return claim
-                    await asyncio.sleep(claim.wait_s)
+                    ready_at = time.monotonic() + claim.wait_s
         finally:
             self._queued[credential_id] -= 1
 

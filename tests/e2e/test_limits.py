@@ -64,3 +64,15 @@ async def test_a_spent_budget_stops_new_pages_before_the_request(tmp_path: Path)
         usage = (await app.api.get("/api/usage")).json()["items"]
         assert usage[0]["requests_this_month"] == 3 and usage[0]["monthly_budget"] == 3
         await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(("rate", "slots"), [(50.0, ["slot-1-0", "slot-2-0"]), (None, [])])
+async def test_only_pages_of_a_rate_limited_source_take_slots(
+    tmp_path: Path, rate: float | None, slots: list[str]
+) -> None:
+    async with running_app(fast_settings(str(tmp_path / "p.db"), demo_rate_per_s=rate)) as app:
+        query_id = await app.run("slots total:40")
+        assert (await app.until(query_id))["status"] == "completed"
+        (run,) = await app.runs()
+        steps = (await app.executor_api.get(f"/v1/runs/{run['run_id']}/steps")).json()["data"]
+        assert [s["name"] for s in steps if s["name"].startswith("slot-")] == slots
