@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import pct, progress
 from serve_process import Server, running_serve, wait_ready
 
 TARGET_P99_MS = 250.0
@@ -62,17 +63,6 @@ RUN_PATH = "/api/queries/run"
 
 
 # -- load ----------------------------------------------------------------------------------
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    """Percentile by linear interpolation (q in 0..100); NaN when empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 @dataclass
@@ -376,10 +366,6 @@ async def snapshot(client: httpx.AsyncClient, ids: Sequence[str], label: str) ->
 
 
 # -- the benchmark -------------------------------------------------------------------------
-
-
-def progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
 
 
 @contextlib.asynccontextmanager

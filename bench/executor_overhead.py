@@ -29,10 +29,8 @@ import contextlib
 import datetime
 import itertools
 import json
-import logging
 import os
 import platform
-import socket
 import statistics
 import sys
 import tempfile
@@ -47,7 +45,7 @@ import fastapi
 import inngest
 import inngest.fast_api
 import sqlalchemy as sa
-import structlog
+from common import free_port, pct, progress, quiet_logs
 
 from pagerunner.executor import Executor, ExecutorConfig, running_executor
 from pagerunner.executor.calls import build_request, call_url, interpret
@@ -120,17 +118,6 @@ def build_app(api_origin: str, step_body: StepBody) -> fastapi.FastAPI:
 
 
 # -- figures -----------------------------------------------------------------------------
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    """Percentile by linear interpolation (q in 0..100); NaN when empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 @dataclass
@@ -311,19 +298,6 @@ async def direct_floor(body: StepBody, recorder: Recorder, n_runs: int, n_steps:
 # -- the benchmark -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def quiet_logs() -> None:
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    logging.basicConfig(level=logging.WARNING)
-    for name in ("inngest", "uvicorn", "httpx"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 @dataclass
 class Results:
     args: dict[str, Any]
@@ -390,10 +364,6 @@ async def bench(args: argparse.Namespace) -> Results:
     fn_id, ex_unloaded, ex_loaded = await run_executor_phases(args, app, recorder, port)
     mem_unloaded, mem_loaded, direct = await run_floor_phases(args, app, recorder, body, fn_id)
     return Results(vars(args), ex_loaded, ex_unloaded, mem_loaded, mem_unloaded, direct)
-
-
-def progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
 
 
 # -- report ------------------------------------------------------------------------------

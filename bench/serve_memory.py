@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import progress
 from serve_process import Server, running_serve, wait_ready
 
 TARGET_MB = 200.0
@@ -173,10 +174,6 @@ async def wait_parked(client: httpx.AsyncClient, expected: int, timeout_s: float
 
 
 # -- the benchmark -------------------------------------------------------------------------
-
-
-def progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
 
 
 def db_bytes(tmp: Path) -> int:

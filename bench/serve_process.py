@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from common import free_port
 
-__all__ = ["Server", "free_port", "running_serve", "stop", "wait_ready"]
+__all__ = ["Server", "running_serve", "stop", "wait_ready"]
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

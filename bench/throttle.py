@@ -52,10 +52,8 @@ import contextlib
 import datetime
 import functools
 import json
-import logging
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -68,7 +66,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import structlog
+from common import free_port, pct, progress, quiet_logs
 
 from pagerunner.functions import QueryRunner
 from pagerunner.queries import credentials as limiter_module
@@ -84,23 +82,6 @@ KEY_ENV = "THROTTLE_BENCH_KEY_{i}"
 TERMINAL = ("completed", "paused", "failed", "cancelled")
 STATUSES = ("pending", "running", *TERMINAL)
 READY_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
-
-
-def quiet_logs() -> None:
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    logging.basicConfig(level=logging.WARNING)
-    for name in ("inngest", "uvicorn", "httpx"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 # -- the provider ------------------------------------------------------------------------
@@ -325,18 +306,11 @@ def dist(values: Sequence[float], scale: float = 1000.0) -> dict[str, float]:
     """n, p50/p90/p99/max/mean (in ms by default); empty: zeros."""
     if not values:
         return {"n": 0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0}
-    ordered = sorted(values)
-
-    def q(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(p * (len(ordered) - 1) + 0.5))] * scale
-
     return {
-        "n": len(ordered),
-        "p50": q(0.5),
-        "p90": q(0.9),
-        "p99": q(0.99),
-        "max": ordered[-1] * scale,
-        "mean": statistics.fmean(ordered) * scale,
+        "n": len(values),
+        **{f"p{q}": pct(values, q) * scale for q in (50, 90, 99)},
+        "max": max(values) * scale,
+        "mean": statistics.fmean(values) * scale,
     }
 
 
