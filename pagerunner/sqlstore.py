@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -101,26 +102,19 @@ def _in_transaction(
         raise error(f"database error: {_describe(exc)}") from exc
 
 
-class Database:
-    """A database whose transactions run as functions in worker threads.
+class _Backend:
+    """The engines and worker threads of one database."""
 
-    `error` builds the exception that replaces SQLAlchemy's (each store has its own).
-    """
-
-    def __init__(self, url: str, *, error: Callable[[str], Exception] = RuntimeError) -> None:
-        self.url = sync_url(url)
-        self._error = error
-        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
-        if self.is_sqlite:
-            self._writer = self._sqlite_engine(immediate=True, pool_size=1)
-            self._reader = self._sqlite_engine(immediate=False, pool_size=_SQLITE_READERS)
-            self._write_threads = ThreadPoolExecutor(1, thread_name_prefix="pr-db-write")
-            self._read_threads = ThreadPoolExecutor(
-                _SQLITE_READERS, thread_name_prefix="pr-db-read"
-            )
+    def __init__(self, url: str, *, sqlite: bool) -> None:
+        self.url = url
+        if sqlite:
+            self.writer = self._sqlite_engine(immediate=True, pool_size=1)
+            self.reader = self._sqlite_engine(immediate=False, pool_size=_SQLITE_READERS)
+            self.write_threads = ThreadPoolExecutor(1, thread_name_prefix="pr-db-write")
+            self.read_threads = ThreadPoolExecutor(_SQLITE_READERS, thread_name_prefix="pr-db-read")
         else:
-            self._writer = create_engine(
-                self.url,
+            self.writer = create_engine(
+                url,
                 pool_size=_POSTGRES_POOL,
                 max_overflow=0,
                 pool_pre_ping=True,
@@ -128,9 +122,10 @@ class Database:
                 # lookup (`record_key IN (...)`) scanned a whole source, ten times slower.
                 connect_args={"prepare_threshold": None},
             )
-            self._reader = self._writer
-            self._write_threads = ThreadPoolExecutor(_POSTGRES_POOL, thread_name_prefix="pr-db")
-            self._read_threads = self._write_threads
+            self.reader = self.writer
+            self.write_threads = ThreadPoolExecutor(_POSTGRES_POOL, thread_name_prefix="pr-db")
+            self.read_threads = self.write_threads
+        self.users = 0
 
     def _sqlite_engine(self, *, immediate: bool, pool_size: int) -> Engine:
         engine = create_engine(
@@ -143,14 +138,53 @@ class Database:
         sqlite_pragmas(engine, immediate=immediate)
         return engine
 
+    def close(self) -> None:
+        self.write_threads.shutdown(wait=True)
+        self.read_threads.shutdown(wait=True)
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()
+
+
+#: SQLite files open in this process: every `Database` on one file shares its backend.
+_SQLITE_FILES: dict[str, _Backend] = {}
+_SQLITE_FILES_LOCK = threading.Lock()
+
+
+class Database:
+    """A database whose transactions run as functions in worker threads.
+
+    `error` builds the exception that replaces SQLAlchemy's (each store has its own).
+    In one process, every `Database` on the same SQLite file shares one writer
+    thread and connection: the executor's and the query store's transactions
+    queue together instead of taking the file lock in turn (SQLite's busy handler
+    sleeps in growing steps, up to 100 ms, while it waits for the lock).
+    """
+
+    def __init__(self, url: str, *, error: Callable[[str], Exception] = RuntimeError) -> None:
+        self.url = sync_url(url)
+        self._error = error
+        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        self._closed = False
+        with _SQLITE_FILES_LOCK:
+            backend = _SQLITE_FILES.get(self.url) if self.is_sqlite else None
+            if backend is None:
+                backend = _Backend(self.url, sqlite=self.is_sqlite)
+                if self.is_sqlite:
+                    _SQLITE_FILES[self.url] = backend
+            backend.users += 1
+        self._backend = backend
+
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(conn, *args, **kwargs)` in a write transaction: committed on return,
         rolled back if it raises."""
-        return await self._run(self._write_threads, self._writer, fn, args, kwargs)
+        backend = self._backend
+        return await self._run(backend.write_threads, backend.writer, fn, args, kwargs)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(conn, *args, **kwargs)` in a read transaction (a consistent snapshot)."""
-        return await self._run(self._read_threads, self._reader, fn, args, kwargs)
+        backend = self._backend
+        return await self._run(backend.read_threads, backend.reader, fn, args, kwargs)
 
     async def _run(
         self,
@@ -171,8 +205,13 @@ class Database:
         await asyncio.to_thread(self._close)
 
     def _close(self) -> None:
-        self._write_threads.shutdown(wait=True)
-        self._read_threads.shutdown(wait=True)
-        self._writer.dispose()
-        if self._reader is not self._writer:
-            self._reader.dispose()
+        with _SQLITE_FILES_LOCK:
+            if self._closed:
+                return
+            self._closed = True
+            self._backend.users -= 1
+            if self._backend.users > 0:
+                return  # another store still uses it
+            if _SQLITE_FILES.get(self.url) is self._backend:
+                del _SQLITE_FILES[self.url]
+        self._backend.close()

@@ -1,0 +1,48 @@
+"""The shared SQL database module: stores on one SQLite file share its writer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from pagerunner.sqlstore import Database
+
+
+def _insert(conn: Any, name: str) -> None:
+    conn.execute(text("INSERT INTO t (name) VALUES (:name)"), {"name": name})
+
+
+def _names(conn: Any) -> list[str]:
+    return list(conn.execute(text("SELECT name FROM t ORDER BY rowid")).scalars())
+
+
+async def test_stores_on_one_file_share_it_and_close_independently(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    executor_db, query_db = Database(path), Database(f"sqlite:///{path}")
+    await executor_db.write(lambda conn: conn.execute(text("CREATE TABLE t (name TEXT)")))
+    await executor_db.write(_insert, "executor")
+    await query_db.write(_insert, "queries")
+    await executor_db.close()
+    await executor_db.close()  # twice is harmless, and leaves the other store open
+    await query_db.write(_insert, "after")
+    assert await query_db.read(_names) == ["executor", "queries", "after"]
+    await query_db.close()
+    reopened = Database(path)  # a fresh start after every store closed
+    try:
+        assert await reopened.read(_names) == ["executor", "queries", "after"]
+    finally:
+        await reopened.close()
+
+
+async def test_different_files_do_not_share(tmp_path: Path) -> None:
+    one, two = Database(str(tmp_path / "one.db")), Database(str(tmp_path / "two.db"))
+    try:
+        for db in (one, two):
+            await db.write(lambda conn: conn.execute(text("CREATE TABLE t (name TEXT)")))
+        await one.write(_insert, "one")
+        assert await two.read(_names) == []
+    finally:
+        await one.close()
+        await two.close()
