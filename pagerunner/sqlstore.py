@@ -15,7 +15,8 @@ way it is several times faster. See docs/benchmarks.md.)
 
 SQLite gets one writer thread with one connection that opens transactions with
 `BEGIN IMMEDIATE`, so writers queue in-process instead of fighting over the file
-lock, plus a few reader threads (WAL: readers never block the writer).
+lock, plus a few reader threads (WAL: readers never block the writer). Every
+`Database` on one file in a process shares these.
 PostgreSQL gets a connection pool and as many threads.
 """
 
