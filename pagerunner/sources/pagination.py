@@ -193,6 +193,17 @@ def _stop_conditions_met(
     return False
 
 
+def _after_page(
+    spec: Stopping, checkpoint: Checkpoint, response: PageResponse
+) -> tuple[PaginationState, int] | None:
+    """The state and the records seen so far; None when a stop condition ends the query here."""
+    state = PaginationState.from_checkpoint(checkpoint)
+    seen = state.seen + response.record_count
+    if _stop_conditions_met(spec, checkpoint, response, seen):
+        return None
+    return state, seen
+
+
 def _placed(location: str, values: Mapping[str, Any]) -> PageRequest:
     if location == "body":
         return PageRequest(body=values)
@@ -214,10 +225,10 @@ class PageNumberStrategy:
         return _placed(self.spec.location, values)
 
     def next_checkpoint(self, checkpoint: Checkpoint, response: PageResponse) -> Checkpoint | None:
-        state = PaginationState.from_checkpoint(checkpoint)
-        seen = state.seen + response.record_count
-        if _stop_conditions_met(self.spec, checkpoint, response, seen):
+        after = _after_page(self.spec, checkpoint, response)
+        if after is None:
             return None
+        _, seen = after
         if self.spec.total_pages_path is not None:
             pages = _as_int(compile_path(self.spec.total_pages_path).first(response.body))
             if pages is not None and checkpoint.page >= pages:
@@ -244,13 +255,10 @@ class OffsetStrategy:
         return _placed(self.spec.location, values)
 
     def next_checkpoint(self, checkpoint: Checkpoint, response: PageResponse) -> Checkpoint | None:
-        state = PaginationState.from_checkpoint(checkpoint)
-        seen = state.seen + response.record_count
-        if response.record_count == 0 or _stop_conditions_met(
-            self.spec, checkpoint, response, seen
-        ):
+        after = _after_page(self.spec, checkpoint, response)
+        if response.record_count == 0 or after is None:
             return None
-        return Checkpoint(checkpoint.page + 1, PaginationState(seen=seen).to_cursor())
+        return Checkpoint(checkpoint.page + 1, PaginationState(seen=after[1]).to_cursor())
 
 
 def _fingerprint(token: Token) -> str:
@@ -298,10 +306,10 @@ class CursorStrategy:
         return _placed(self.spec.location, values)
 
     def next_checkpoint(self, checkpoint: Checkpoint, response: PageResponse) -> Checkpoint | None:
-        state = PaginationState.from_checkpoint(checkpoint)
-        seen = state.seen + response.record_count
-        if _stop_conditions_met(self.spec, checkpoint, response, seen):
+        after = _after_page(self.spec, checkpoint, response)
+        if after is None:
             return None
+        state, seen = after
         if self.spec.cursor_header is not None:
             token: Any = response.headers.get(self.spec.cursor_header.lower())
         else:
@@ -324,10 +332,10 @@ class NextUrlStrategy:
         return PageRequest(url=None if state.next is None else str(state.next))
 
     def next_checkpoint(self, checkpoint: Checkpoint, response: PageResponse) -> Checkpoint | None:
-        state = PaginationState.from_checkpoint(checkpoint)
-        seen = state.seen + response.record_count
-        if _stop_conditions_met(self.spec, checkpoint, response, seen):
+        after = _after_page(self.spec, checkpoint, response)
+        if after is None:
             return None
+        state, seen = after
         if isinstance(self.spec, NextUrlPagination):
             url = compile_path(self.spec.next_url_path).first(response.body)
         else:
