@@ -18,9 +18,17 @@ def _names(conn: Any) -> list[str]:
     return list(conn.execute(text("SELECT name FROM t ORDER BY rowid")).scalars())
 
 
-async def test_stores_on_one_file_share_it_and_close_independently(tmp_path: Path) -> None:
+def _writer_connection(conn: Any) -> int:
+    return id(conn.connection.dbapi_connection)
+
+
+async def test_stores_on_one_file_share_its_writer_and_close_independently(
+    tmp_path: Path,
+) -> None:
     path = str(tmp_path / "shared.db")
     executor_db, query_db = Database(path), Database(f"sqlite:///{path}")
+    # One writer connection: their transactions queue in one line, never on the file lock.
+    assert await executor_db.write(_writer_connection) == await query_db.write(_writer_connection)
     await executor_db.write(lambda conn: conn.execute(text("CREATE TABLE t (name TEXT)")))
     await executor_db.write(_insert, "executor")
     await query_db.write(_insert, "queries")
@@ -43,6 +51,7 @@ async def test_different_files_do_not_share(tmp_path: Path) -> None:
             await db.write(lambda conn: conn.execute(text("CREATE TABLE t (name TEXT)")))
         await one.write(_insert, "one")
         assert await two.read(_names) == []
+        assert await one.write(_writer_connection) != await two.write(_writer_connection)
     finally:
         await one.close()
         await two.close()
