@@ -36,6 +36,17 @@ def fast_settings(db: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def process_env(db: Path, *, port: int | None = None, **settings: str) -> dict[str, str]:
+    """Environment for pagerunner in a subprocess: free ports, `db`, and PAGERUNNER_<KEY> values."""
+    return {
+        "PAGERUNNER_PORT": str(port or free_port()),
+        "PAGERUNNER_EXECUTOR_PORT": str(free_port()),
+        "PAGERUNNER_DEMO_PORT": str(free_port()),
+        "PAGERUNNER_DB": str(db),
+        **{f"PAGERUNNER_{key.upper()}": value for key, value in settings.items()},
+    }
+
+
 @dataclass
 class App:
     runtime: Runtime

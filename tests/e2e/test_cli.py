@@ -12,7 +12,7 @@ from pathlib import Path
 from pagerunner.sources.simulator import Fault
 from tests.conftest import free_port
 
-from .conftest import App
+from .conftest import App, process_env
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -26,13 +26,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def test_run_without_a_server_starts_one_and_exits_0(tmp_path: Path) -> None:
-    env = {
-        "PAGERUNNER_PORT": str(free_port()),
-        "PAGERUNNER_EXECUTOR_PORT": str(free_port()),
-        "PAGERUNNER_DEMO_PORT": str(free_port()),
-        "PAGERUNNER_DB": str(tmp_path / "p.db"),
-        "PAGERUNNER_PAGE_DELAY_S": "0",
-    }
+    env = process_env(tmp_path / "p.db", page_delay_s="0")
     result = cli("run", "demo", "-p", "q=coffee total:45", "-p", "location=Austin, TX", env=env)
     assert result.returncode == 0, result.stderr
     assert "completed: 3 pages, 45 new records" in result.stderr

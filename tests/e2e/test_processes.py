@@ -17,6 +17,8 @@ from pagerunner.executor import serve_http
 from pagerunner.sources.simulator import Simulator, SimulatorConfig
 from tests.conftest import free_port
 
+from .conftest import process_env
+
 EXPECTED = Simulator(SimulatorConfig())
 
 
@@ -59,15 +61,13 @@ async def all_record_ids(api: httpx.AsyncClient, query_id: str) -> list[str]:
 async def test_serve_killed_mid_query_completes_with_exactly_the_records(tmp_path: Path) -> None:
     rng = random.Random()
     port = free_port()
-    env = {
-        "PAGERUNNER_PORT": str(port),
-        "PAGERUNNER_EXECUTOR_PORT": str(free_port()),
-        "PAGERUNNER_DEMO_PORT": str(free_port()),
-        "PAGERUNNER_DB": str(tmp_path / "pagerunner.db"),
-        "PAGERUNNER_PAGE_DELAY_S": "0.05",
-        "PAGERUNNER_RETRY_BASE_S": "0.05",
-        "PAGERUNNER_LOG_LEVEL": "warning",
-    }
+    env = process_env(
+        tmp_path / "pagerunner.db",
+        port=port,
+        page_delay_s="0.05",
+        retry_base_s="0.05",
+        log_level="warning",
+    )
     base = f"http://127.0.0.1:{port}"
     proc = await start(["serve"], env, f"{base}/healthz")
     try:
@@ -144,14 +144,9 @@ async def test_app_and_standalone_executor_in_separate_processes(tmp_path: Path)
 
 async def test_sigterm_stops_serve_cleanly_and_the_query_continues_after(tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        "PAGERUNNER_PORT": str(port),
-        "PAGERUNNER_EXECUTOR_PORT": str(free_port()),
-        "PAGERUNNER_DEMO_PORT": str(free_port()),
-        "PAGERUNNER_DB": str(tmp_path / "pagerunner.db"),
-        "PAGERUNNER_PAGE_DELAY_S": "0.2",
-        "PAGERUNNER_LOG_LEVEL": "warning",
-    }
+    env = process_env(
+        tmp_path / "pagerunner.db", port=port, page_delay_s="0.2", log_level="warning"
+    )
     base = f"http://127.0.0.1:{port}"
     proc = await start(["serve"], env, f"{base}/healthz")
     async with httpx.AsyncClient(base_url=base) as api:

@@ -13,7 +13,7 @@ from pagerunner.remote import ApiClient, ApiError
 from pagerunner.settings import Settings
 from tests.conftest import free_port
 
-from .conftest import fast_settings, running_app
+from .conftest import fast_settings, process_env, running_app
 from .test_cli import cli
 
 TOKEN = "e2e-token"
@@ -45,14 +45,7 @@ async def test_with_a_token_queries_run_and_only_token_holders_see_them(tmp_path
 
 
 def test_the_cli_sends_the_token_from_the_environment(tmp_path: Path) -> None:
-    env = {
-        "PAGERUNNER_PORT": str(free_port()),
-        "PAGERUNNER_EXECUTOR_PORT": str(free_port()),
-        "PAGERUNNER_DEMO_PORT": str(free_port()),
-        "PAGERUNNER_DB": str(tmp_path / "p.db"),
-        "PAGERUNNER_PAGE_DELAY_S": "0",
-        "PAGERUNNER_API_TOKEN": TOKEN,
-    }
+    env = process_env(tmp_path / "p.db", page_delay_s="0", api_token=TOKEN)
     result = cli("run", "demo", "-p", "q=tea total:25", env=env)
     assert result.returncode == 0, result.stderr
     assert "completed: 2 pages, 25 new records" in result.stderr
