@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
+
+from tests.e2e.conftest import App
 
 CHROMIUM = os.environ.get("PAGERUNNER_CHROMIUM") or shutil.which("chromium") or ""
 ARGS = [
@@ -52,3 +55,16 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
         yield tab
     finally:
         await context.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where a test saves its screenshots (PAGERUNNER_SCREENSHOTS keeps them)."""
+    directory = Path(os.environ.get("PAGERUNNER_SCREENSHOTS") or tmp_path / "screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def origin(app: App) -> str:
+    """The app's address, for `page.goto`."""
+    return app.runtime.settings.app_origin

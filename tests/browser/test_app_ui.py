@@ -8,7 +8,6 @@ tests/browser/test_app_ui.py`), otherwise to the test's temporary directory.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +17,8 @@ from playwright.async_api import Page, expect
 
 from pagerunner.sources.simulator import Fault
 from tests.e2e.conftest import App, fast_settings, running_app
+
+from .conftest import origin
 
 pytestmark = pytest.mark.browser
 
@@ -31,17 +32,6 @@ async def ui(tmp_path: Path) -> AsyncIterator[App]:
     settings = fast_settings(str(tmp_path / "ui.db"), page_delay_s=0.2)
     async with running_app(settings) as app:
         yield app
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    directory = Path(os.environ.get("PAGERUNNER_SCREENSHOTS") or tmp_path / "screenshots")
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
-def origin(app: App) -> str:
-    return app.runtime.settings.app_origin
 
 
 def status_badge(page: Page) -> object:
