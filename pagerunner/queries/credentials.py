@@ -152,7 +152,6 @@ def _row(conn: Connection, credential_id: str) -> Any:
             .values(
                 credential_id=credential_id,
                 next_slot_at=0.0,
-                last_sent_at=0.0,
                 blocked_until=0.0,
                 sent_log="[]",
             )
@@ -218,7 +217,7 @@ def _claim(
                 f"the {label} budget of {budget} requests for {credential_id} is used up; "
                 "raise it in the source's limits or wait for the next period"
             )
-    _update(conn, credential_id, last_sent_at=now, sent_log=_log([*sent, now]))
+    _update(conn, credential_id, sent_log=_log([*sent, now]))
     _count(conn, credential_id, day)
     _count(conn, credential_id, month)
     return Claim(wait_s=0.0, at=now)
@@ -233,7 +232,7 @@ def _sent_late(conn: Connection, credential_id: str, logged: float, left: float)
     sent: list[float] = json.loads(row.sent_log)
     if logged in sent:
         sent[sent.index(logged)] = left
-        _update(conn, credential_id, sent_log=_log(sent), last_sent_at=max(sent))
+        _update(conn, credential_id, sent_log=_log(sent))
 
 
 def _block(conn: Connection, credential_id: str, until: float, reason: str) -> None:

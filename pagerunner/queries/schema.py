@@ -195,7 +195,6 @@ credentials = Table(
     metadata,
     Column("credential_id", String(255), primary_key=True),  # names the secret, never holds it
     Column("next_slot_at", Float, nullable=False),  # epoch s: the next free request slot
-    Column("last_sent_at", Float, nullable=False),  # epoch s: the latest request sent
     Column("blocked_until", Float, nullable=False),  # epoch s: back-off after a 429
     Column("sent_log", Text, nullable=False, server_default="[]"),  # JSON: latest sends, epoch s
     Column("block_reason", Text, nullable=True),
