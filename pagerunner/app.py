@@ -1,7 +1,8 @@
 """The pagerunner app: the API, the web pages and the Inngest serve endpoint, from `Settings`.
 
 When `Settings.api_token` is set, everything but `/healthz`, `/login`, the static
-files and `/api/inngest` requires it (see `guard`).
+files and `/api/inngest` requires it (see `guard`); `/api/inngest` then takes
+only calls signed with the key derived from the token (`settings.signed_mode_keys`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.services = Services(settings=settings, store=store, sources=sources, client=client)
     # The Inngest serve endpoint is public to the guard: it checks its own request signatures.
-    Guard(settings.token, public_paths=("/api/inngest",)).install(app)
+    Guard(
+        settings.token,
+        public_paths=("/api/inngest",),
+        session_ttl_s=settings.session_ttl_s,
+        secure_cookies=settings.secure_cookies,
+    ).install(app)
     install_error_handlers(app)
     app.include_router(queries.router)
     app.include_router(usage.router)
@@ -42,5 +48,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     web.install(app)
     runner = QueryRunner(store, sources, settings)
-    inngest.fast_api.serve(app, client, create_functions(client, runner))
+    # Signed mode: the SDK refuses unsigned calls and never syncs on an unsigned PUT.
+    signed = settings.signed_keys is not None
+    inngest.fast_api.serve(
+        app, client, create_functions(client, runner), enable_unauthed_sync=not signed
+    )
     return app

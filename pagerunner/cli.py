@@ -13,6 +13,7 @@ import typer
 from . import cli_combos, cli_queries, cli_sources
 from .executor import Backoff, ExecutorConfig, running_executor, serve_http
 from .logging import configure_logging
+from .settings import signed_mode_keys
 from .sources.simulator import Simulator, SimulatorConfig
 
 __all__ = ["app", "main"]
@@ -95,13 +96,15 @@ def executor(
         raise typer.BadParameter(
             "must be 'exponential' or 'inngest'", param_hint="--retry-schedule"
         )
-    if host not in ("127.0.0.1", "localhost", "::1") and not (
-        signing_key and event_key and api_token
-    ):
+    if host not in ("127.0.0.1", "localhost", "::1") and not api_token:
         raise typer.BadParameter(
-            "binding beyond loopback needs --signing-key, --event-key and --api-token",
+            "binding beyond loopback needs an API token (PAGERUNNER_API_TOKEN)",
             param_hint="--host",
         )
+    if api_token:  # signed mode: keys not given are the ones `serve` derives from the token
+        derived = signed_mode_keys(api_token)
+        signing_key = signing_key or derived.signing_key
+        event_key = event_key or derived.event_key
     config = ExecutorConfig(
         db_url=db,
         app_urls=tuple(app_url or ()),

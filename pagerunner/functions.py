@@ -53,10 +53,14 @@ def execute_event(query_id: str, runs: int) -> inngest.Event:
 def create_client(settings: Settings) -> inngest.Inngest:
     """The SDK client: the embedded executor by default, a real Inngest when configured."""
     if settings.engine == "embedded":
+        # With a token, the SDK and the executor sign and check every call, as on Inngest Cloud.
         origin = settings.executor_origin
+        keys = settings.signed_keys
         return inngest.Inngest(
             app_id=settings.app_id,
-            is_production=False,
+            is_production=keys is not None,
+            signing_key=keys.signing_key if keys else None,
+            event_key=keys.event_key if keys else None,
             api_base_url=origin,
             event_api_base_url=origin,
         )

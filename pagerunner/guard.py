@@ -6,7 +6,12 @@ install it, and it knows nothing about either.
 - **Token** (`PAGERUNNER_API_TOKEN`): when set, every request except the public
   paths needs `Authorization: Bearer <token>` or the session cookie that
   `/login` sets after the token is typed in. Browsers asking for a page are sent
-  to `/login`; API clients get a 401.
+  to `/login`; API clients get a 401. Each sign-in is a new random session
+  that expires (`session_ttl_s`); the cookie holds its id, its expiry and an
+  HMAC over both under a key derived from the token, so changing the token ends
+  every session. Cookies are `HttpOnly` (the session), `SameSite=Strict`, and
+  `Secure` when the request came over HTTPS or `secure_cookies` says a proxy
+  in front terminates TLS. `POST /logout` ends the browser's session.
 - **CSRF**: each browser gets a random `pagerunner_csrf` cookie; every form and
   htmx request that changes state must send the same value back (form field
   `csrf_token` or header `X-CSRF-Token`), checked by the `verify_csrf`
@@ -20,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated
 from urllib.parse import quote
@@ -59,25 +65,55 @@ CsrfChecked = Annotated[None, Depends(verify_csrf)]
 
 
 class Guard:
-    """Installs the token check and the CSRF cookie on an app."""
+    """Installs the token check, browser sessions and the CSRF cookie on an app."""
 
-    def __init__(self, api_token: str | None, *, public_paths: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        api_token: str | None,
+        *,
+        public_paths: Sequence[str] = (),
+        session_ttl_s: float = 12 * 3600,
+        secure_cookies: bool = False,
+    ) -> None:
         self.api_token = api_token or None
         self.public_paths = ("/login", "/healthz", "/static/", *public_paths)
+        self.session_ttl_s = session_ttl_s
+        self.secure_cookies = secure_cookies
 
-    def session_value(self) -> str:
-        """What the session cookie holds: derived from the token, never the token itself."""
+    def _session_mac(self, payload: str) -> str:
         assert self.api_token is not None
-        return hmac.new(self.api_token.encode(), b"pagerunner-session", hashlib.sha256).hexdigest()
+        key = hmac.new(self.api_token.encode(), b"pagerunner/session", hashlib.sha256).digest()
+        return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+
+    def new_session(self, now: float | None = None) -> str:
+        """A session cookie value for one sign-in: `<random id>.<expiry>.<mac>`."""
+        expires = int((time.time() if now is None else now) + self.session_ttl_s)
+        payload = f"{secrets.token_urlsafe(18)}.{expires}"
+        return f"{payload}.{self._session_mac(payload)}"
+
+    def session_valid(self, cookie: str, now: float | None = None) -> bool:
+        """Whether `cookie` is a session this guard issued and that has not expired."""
+        payload, _, mac = cookie.rpartition(".")
+        expires = payload.rpartition(".")[2]
+        if not mac or not expires.isdigit() or len(cookie) > 200:
+            return False
+        signed = hmac.compare_digest(mac.encode(), self._session_mac(payload).encode())
+        return signed and int(expires) > (time.time() if now is None else now)
 
     def allows(self, request: Request) -> bool:
         if self.api_token is None or request.url.path.startswith(tuple(self.public_paths)):
             return True
         header = request.headers.get("authorization", "")
-        if header.startswith("Bearer ") and hmac.compare_digest(header[7:], self.api_token):
+        if header.startswith("Bearer ") and hmac.compare_digest(
+            header[7:].encode(), self.api_token.encode()
+        ):
             return True
         cookie = request.cookies.get(SESSION_COOKIE, "")
-        return bool(cookie) and hmac.compare_digest(cookie, self.session_value())
+        return bool(cookie) and self.session_valid(cookie)
+
+    def secure(self, request: Request) -> bool:
+        """Whether cookies set in answer to `request` get the `Secure` attribute."""
+        return self.secure_cookies or request.url.scheme == "https"
 
     def install(self, app: FastAPI) -> None:
         @app.middleware("http")
@@ -97,7 +133,13 @@ class Guard:
             response = await call_next(request)
             new = getattr(request.state, "new_csrf", None)
             if new and not request.cookies.get(CSRF_COOKIE):
-                response.set_cookie(CSRF_COOKIE, new, httponly=False, samesite="strict")
+                response.set_cookie(
+                    CSRF_COOKIE,
+                    new,
+                    httponly=False,
+                    samesite="strict",
+                    secure=self.secure(request),
+                )
             return response
 
         app.include_router(self._login_router())
@@ -113,16 +155,33 @@ class Guard:
 
         @router.post("/login")
         async def login(
-            token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+            request: Request,
+            token: Annotated[str, Form(max_length=1000)],
+            next: Annotated[str, Form(max_length=2000)] = "/",
         ) -> Response:
-            if self.api_token is None or not hmac.compare_digest(token, self.api_token):
+            if self.api_token is None or not hmac.compare_digest(
+                token.encode(), self.api_token.encode()
+            ):
                 page = _LOGIN_PAGE.format(
                     next=quote(_safe_next(next)), error="<p role=alert>That token is not valid.</p>"
                 )
                 return HTMLResponse(page, status_code=401)
             response = RedirectResponse(_safe_next(next), status_code=303)
             response.set_cookie(
-                SESSION_COOKIE, self.session_value(), httponly=True, samesite="strict"
+                SESSION_COOKIE,
+                self.new_session(),
+                max_age=int(self.session_ttl_s),
+                httponly=True,
+                samesite="strict",
+                secure=self.secure(request),
+            )
+            return response
+
+        @router.post("/logout")
+        async def logout(request: Request) -> Response:
+            response = RedirectResponse("/login", status_code=303)
+            response.delete_cookie(
+                SESSION_COOKIE, httponly=True, samesite="strict", secure=self.secure(request)
             )
             return response
 

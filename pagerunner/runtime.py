@@ -1,8 +1,9 @@
 """`pagerunner serve` in one process: app, embedded executor and simulated provider.
 
 Which parts run depends on `Settings`: the executor only for the embedded
-engine (with a real Inngest, the app just serves `/api/inngest` for it), the
-simulated provider unless `--no-demo`.
+engine when no `executor_url` names one in another process (with a real
+Inngest, the app just serves `/api/inngest` for it), the simulated provider
+unless `--no-demo`. With a token, the app and the executor sign their calls.
 """
 
 from __future__ import annotations
@@ -65,12 +66,17 @@ async def running_pagerunner(settings: Settings) -> AsyncIterator[Runtime]:
                 serve_http(simulator.app, host="127.0.0.1", port=settings.demo_port)
             )
         executor = None
-        if settings.engine == "embedded":
+        if settings.engine == "embedded" and not settings.executor_url:
+            keys = settings.signed_keys
             config = ExecutorConfig(
                 db_url=settings.db,
                 app_urls=(f"{local_origin}/api/inngest",),
                 backoff=Backoff(base_s=settings.retry_base_s),
                 api_token=settings.token,
+                signing_key=keys.signing_key if keys else None,
+                event_key=keys.event_key if keys else None,
+                secure_cookies=settings.secure_cookies,
+                session_ttl_s=settings.session_ttl_s,
             )
             executor = await stack.enter_async_context(
                 running_executor(config, port=settings.executor_port, asgi_apps={local_origin: app})

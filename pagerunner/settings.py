@@ -9,15 +9,41 @@ they never print. Source files name the variables of their own credentials;
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "SignedModeKeys", "signed_mode_keys"]
+
+
+class SignedModeKeys(NamedTuple):
+    """The Inngest keys the app and pagerunner's executor share in signed mode."""
+
+    signing_key: str
+    event_key: str
+
+
+def signed_mode_keys(api_token: str) -> SignedModeKeys:
+    """The signing key and event key of signed mode, derived from the API token.
+
+    Derived rather than stored, so that an app and an executor in separate
+    processes agree with nothing to set up but the same token; changing the
+    token changes both keys. HMAC-SHA256 keeps the token unrecoverable from them.
+    """
+
+    def derive(purpose: bytes) -> str:
+        return hmac.new(api_token.encode(), purpose, hashlib.sha256).hexdigest()
+
+    return SignedModeKeys(
+        signing_key=f"signkey-prod-{derive(b'pagerunner/signing-key')}",
+        event_key=derive(b"pagerunner/event-key"),
+    )
 
 
 class Settings(BaseSettings):
@@ -53,12 +79,28 @@ class Settings(BaseSettings):
     #: Aim file-defined sources at another origin, e.g. a simulator (JSON in the env var):
     #: {"serpapi-maps": "http://127.0.0.1:8099"}.
     source_origins: dict[str, str] = {}
+    #: The page cap of a query that names none, on a source whose file sets none
+    #: (`[pagination] max_pages`): a provider that never says "last page" stops there.
+    default_max_pages: int = Field(1000, ge=1, le=100_000)
+    #: No query fetches more pages than this, whatever its source or its request says;
+    #: a query asking for more is refused (422 naming `max_pages`).
+    max_pages_ceiling: int = Field(10_000, ge=1, le=100_000)
+    #: CSV exports neutralise cells that a spreadsheet would run as a formula (OWASP).
+    csv_protect_formulas: bool = True
     #: First retry delay of the embedded executor (doubling, capped at 60 s, with jitter).
     retry_base_s: float = Field(1.0, gt=0)
     app_id: str = "pagerunner"
     #: When set, the API and the web pages require it (Bearer header or the /login cookie).
     #: Required to bind beyond the loopback interface.
     api_token: SecretStr | None = None
+    #: How long a browser sign-in (the session cookie set by /login) lasts.
+    session_ttl_s: float = Field(12 * 3600, gt=0, le=90 * 86400)
+    #: Mark cookies `Secure` although requests arrive over HTTP: set it behind a proxy that
+    #: terminates TLS (cookies are `Secure` anyway when a request itself is HTTPS).
+    secure_cookies: bool = False
+    #: A pagerunner executor running in another process (`pagerunner executor`), e.g.
+    #: http://127.0.0.1:8288; unset, `serve` runs one in its own process.
+    executor_url: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # The Inngest SDK's variables select the engine (see `engine`).
@@ -83,6 +125,12 @@ class Settings(BaseSettings):
         return self.api_token.get_secret_value() or None
 
     @property
+    def signed_keys(self) -> SignedModeKeys | None:
+        """With a token, pagerunner's app and executor sign their calls with these keys."""
+        token = self.token
+        return signed_mode_keys(token) if token and self.engine == "embedded" else None
+
+    @property
     def binds_beyond_loopback(self) -> bool:
         """Whether the app's interface can be reached from other machines."""
         if self.host == "localhost":
@@ -101,6 +149,12 @@ class Settings(BaseSettings):
                 "`export PAGERUNNER_API_TOKEN=$(python -c 'import secrets; "
                 "print(secrets.token_urlsafe(32))')`) or bind to 127.0.0.1"
             )
+        if self.binds_beyond_loopback and self.engine == "inngest-dev":
+            raise ValueError(
+                f"refusing to bind to {self.host} with INNGEST_DEV: the Inngest dev server does "
+                "not sign its calls, so anyone on the network could run the functions at "
+                "/api/inngest. Use pagerunner's executor or Inngest Cloud, or bind to 127.0.0.1"
+            )
 
     def environment(self) -> dict[str, str]:
         """The process environment: source files name their credentials' variables in it."""
@@ -112,6 +166,8 @@ class Settings(BaseSettings):
 
     @property
     def executor_origin(self) -> str:
+        if self.executor_url:
+            return self.executor_url.rstrip("/")
         return f"http://127.0.0.1:{self.executor_port}"
 
     @property

@@ -6,6 +6,7 @@ map executor errors to status codes in one place (`_errors`).
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -73,7 +74,13 @@ def create_executor_app(executor: Executor) -> FastAPI:
 
     app.add_exception_handler(ExecutorError, _errors)  # type: ignore[arg-type]
     # Intake and registration are for SDKs and keep their own key / signature checks.
-    Guard(executor.config.api_token, public_paths=PUBLIC_PATHS).install(app)
+    config = executor.config
+    Guard(
+        config.api_token,
+        public_paths=PUBLIC_PATHS,
+        session_ttl_s=config.session_ttl_s,
+        secure_cookies=config.secure_cookies,
+    ).install(app)
     app.include_router(intake_router)
     app.include_router(v1)
     install_dashboard(app)
@@ -91,7 +98,7 @@ def _intake_error(message: str) -> JSONResponse:
 @intake_router.post("/e/{event_key}", summary="Send one event or a list of events")
 async def intake(event_key: str, request: Request, executor: ExecutorDep) -> JSONResponse:
     expected = executor.config.event_key
-    if expected and event_key != expected:
+    if expected and not hmac.compare_digest(event_key.encode(), expected.encode()):
         return JSONResponse(
             {"ids": [], "status": 401, "error": "event key not accepted"}, status_code=401
         )

@@ -15,12 +15,16 @@ class ExecutorConfig:
 
     db_url: str = "pagerunner.db"
     app_urls: tuple[str, ...] = ()
-    signing_key: str | None = None
-    signing_key_fallback: str | None = None
-    event_key: str | None = None
+    signing_key: str | None = field(default=None, repr=False)
+    signing_key_fallback: str | None = field(default=None, repr=False)
+    event_key: str | None = field(default=None, repr=False)
     # When set, the dashboard and the REST API require it (event intake and registration
     # keep their own key and signature checks).
     api_token: str | None = field(default=None, repr=False)
+    # Browser sign-ins to the dashboard: how long they last, and `Secure` cookies over HTTP
+    # (behind a proxy that terminates TLS).
+    session_ttl_s: float = 12 * 3600
+    secure_cookies: bool = False
     backoff: Backoff = field(default_factory=Backoff)
     max_inflight: int = 32
     call_timeout_s: float = 600.0
