@@ -11,9 +11,11 @@ import inngest.fast_api
 from fastapi import FastAPI
 
 from . import web
+from .api.engine_calls import check_engine_call
 from .api.errors import install_error_handlers
 from .api.routes import combos, health, queries, usage
 from .api.services import Services
+from .edge import EDGE_RESPONSES, InputLimits, SafeJSONResponse, install_edge
 from .functions import QueryRunner, create_client, create_functions
 from .guard import Guard
 from .queries.store import QueryStore
@@ -21,6 +23,13 @@ from .settings import Settings
 from .sources.registry import SourceRegistry
 
 __all__ = ["create_app"]
+
+INNGEST_PATH = "/api/inngest"
+#: Calls from the engine carry the run's whole state (Inngest allows 32 MB) and step
+#: outputs as they are: bounded in size and depth only.
+INNGEST_CALL_LIMITS = InputLimits(
+    max_body_bytes=64 * 1024 * 1024, max_depth=256, max_text_chars=None, control_chars=True
+)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -32,12 +41,20 @@ def create_app(settings: Settings) -> FastAPI:
         title="pagerunner",
         summary="Durable fetching of paginated search APIs.",
         version="0.1.0",
+        default_response_class=SafeJSONResponse,
+        responses=EDGE_RESPONSES,
+    )
+    install_edge(
+        app,
+        InputLimits(max_body_bytes=settings.max_body_bytes, max_text_chars=settings.max_text_chars),
+        overrides={INNGEST_PATH: INNGEST_CALL_LIMITS},
+        validators={INNGEST_PATH: check_engine_call},
     )
     app.state.services = Services(settings=settings, store=store, sources=sources, client=client)
     # The Inngest serve endpoint is public to the guard: it checks its own request signatures.
     Guard(
         settings.token,
-        public_paths=("/api/inngest",),
+        public_paths=(INNGEST_PATH,),
         session_ttl_s=settings.session_ttl_s,
         secure_cookies=settings.secure_cookies,
     ).install(app)

@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     #: http://127.0.0.1:8288; unset, `serve` runs one in its own process.
     executor_url: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: Requests to the API and the pages: larger bodies are refused with 413.
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    #: Any one text value in a request (a parameter, a form field, a JSON string): longer
+    #: ones are refused with 422 naming the field.
+    max_text_chars: int = Field(10_000, ge=100)
 
     # The Inngest SDK's variables select the engine (see `engine`).
     inngest_dev: str | None = Field(None, validation_alias="INNGEST_DEV")

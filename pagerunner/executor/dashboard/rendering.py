@@ -25,6 +25,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from ...guard import csrf_token
+from ...safetext import scrub_rendered
 
 __all__ = ["POLL_EVERY", "Pages", "format_after", "format_epoch", "format_ms", "format_when"]
 
@@ -108,6 +109,7 @@ class Pages:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            finalize=scrub_rendered,  # a payload's lone surrogate must not break the page
         )
         self.env.filters.update(
             ms=format_ms,
