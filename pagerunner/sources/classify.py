@@ -3,9 +3,12 @@
 A source file's `[[errors.rules]]` are checked in order on every response,
 HTTP 200 included (some providers say "over quota" in a 200 body). The first
 matching rule decides; without one, 2xx is a success and the defaults apply:
-408 and 5xx retry, 401/403 invalid credentials, 402 quota exhausted, 429 rate
-limited, other statuses fail. Messages carry the provider's own words, and
-every secret is redacted from them.
+408 and 5xx retry, 401 invalid credentials, 402 quota exhausted, 429 rate
+limited, other statuses fail. A 403 is a rate limit when it says so (a
+`Retry-After`, a remaining-requests header at 0, or words such as "rate limit":
+GitHub's abuse answer is a 403 with only a `Retry-After`), else invalid
+credentials. Messages carry the provider's own words, and every secret is
+redacted from them.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "parse_retry_after",
     "provider_message",
     "redact",
+    "signals_rate_limit",
 ]
 
 REDACTED = "[redacted]"
@@ -54,6 +58,14 @@ DEFAULT_MESSAGE_PATHS = (
 )
 # A reset header above this is an epoch time; below, seconds from now.
 EPOCH_THRESHOLD = 1_000_000_000
+# The usual names of the remaining-requests and reset headers, checked after the
+# source's own `[limits] remaining_header` and `reset_header`.
+REMAINING_HEADERS = ("x-ratelimit-remaining", "ratelimit-remaining", "x-rate-limit-remaining")
+RESET_HEADERS = ("x-ratelimit-reset", "ratelimit-reset", "x-rate-limit-reset")
+# Words that make a 403 with no rate-limit header a rate limit all the same.
+RATE_LIMIT_WORDS = ("rate limit", "rate-limit", "too many requests", "abuse detection")
+# A body that is not JSON is the message itself when it is one printable line this short.
+PLAIN_MESSAGE_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -72,10 +84,12 @@ class Verdict:
     rule: ErrorRule | None = None
 
 
-def default_action(status: int) -> Action | Literal["success"]:
+def default_action(answer: Answer, limits: LimitsSpec | None = None) -> Action | Literal["success"]:
+    """The action for an answer no rule matched: by its status, a 403 also by what it says."""
+    status = answer.status
     if 200 <= status < 300:
         return "success"
-    if status == 429:
+    if status == 429 or (status == 403 and signals_rate_limit(answer, limits)):
         return "rate_limited"
     if status in (401, 403):
         return "invalid_credentials"
@@ -86,15 +100,45 @@ def default_action(status: int) -> Action | Literal["success"]:
     return "fail"
 
 
-def decide(errors: ErrorsSpec, answer: Answer, *, page: int = 1) -> Verdict:
-    """The first matching rule's action, or the default for the status.
+def decide(
+    errors: ErrorsSpec, answer: Answer, *, page: int = 1, limits: LimitsSpec | None = None
+) -> Verdict:
+    """The first matching rule's action, or the default for the answer.
 
-    `page` is the query's page number (1 is the first), for rules with `page`.
+    `page` is the query's page number (1 is the first), for rules with `page`;
+    `limits` names the source's own rate-limit headers.
     """
     for rule in errors.rules:
         if _matches(rule, answer, page):
             return Verdict(rule.action, rule)
-    return Verdict(default_action(answer.status))
+    return Verdict(default_action(answer, limits))
+
+
+def signals_rate_limit(answer: Answer, limits: LimitsSpec | None = None) -> bool:
+    """Whether a refusal says it is a rate limit, whatever else its message says.
+
+    A `Retry-After` header, a remaining-requests header at 0 (the source's own
+    `remaining_header` or a usual name), or rate-limit words in the body.
+    """
+    if answer.headers.get("retry-after", "").strip():
+        return True
+    own = limits.remaining_header if limits is not None else None
+    for name in _header_names(own, REMAINING_HEADERS):
+        if _is_zero(answer.headers.get(name)):
+            return True
+    text = answer.text.lower()
+    return any(words in text for words in RATE_LIMIT_WORDS)
+
+
+def _header_names(own: str | None, usual: tuple[str, ...]) -> list[str]:
+    return [own.lower(), *usual] if own else list(usual)
+
+
+def _is_zero(value: str | None) -> bool:
+    try:
+        return value is not None and float(value) <= 0
+    except ValueError:
+        return False
 
 
 def _matches(rule: ErrorRule, answer: Answer, page: int) -> bool:
@@ -117,7 +161,8 @@ def _matches(rule: ErrorRule, answer: Answer, page: int) -> bool:
 
 def provider_message(errors: ErrorsSpec, rule: ErrorRule | None, answer: Answer) -> str:
     """The provider's own message for this answer, with the HTTP status."""
-    paths = [p for p in (rule and rule.message_path, errors.message_path) if p]
+    own = rule.message_path if rule is not None else None
+    paths = [*_alternatives(own), *_alternatives(errors.message_path)]
     message = None
     for path in (*paths, *DEFAULT_MESSAGE_PATHS):
         found = compile_path(path).first(answer.body)
@@ -129,9 +174,27 @@ def provider_message(errors: ErrorsSpec, rule: ErrorRule | None, answer: Answer)
         if isinstance(value, str) and value and (message is None or value not in message):
             message = f"{value}: {message}" if message else value
     if message is None:
+        message = _plain_message(answer)
+    if message is None:
         snippet = answer.text.strip()[:200]
         message = json.dumps(snippet) if snippet else "no message"
     return f"{message} (HTTP {answer.status})"
+
+
+def _alternatives(paths: str | list[str] | None) -> list[str]:
+    if not paths:
+        return []
+    return [paths] if isinstance(paths, str) else paths
+
+
+def _plain_message(answer: Answer) -> str | None:
+    """A body that is not JSON but one short line of text (Apollo's 401) is the message."""
+    text = answer.text.strip()
+    if answer.body is not None or not text or len(text) > PLAIN_MESSAGE_LENGTH:
+        return None
+    if not text.isprintable() or "<" in text:  # several lines, or markup: quote a snippet
+        return None
+    return text
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -165,8 +228,10 @@ def _waits(
 ) -> tuple[float | None, float | None]:
     """(seconds to wait, reset epoch) for a rate-limited answer, from whatever it says."""
     reset_at = None
-    if limits.reset_header is not None:
-        reset_at = parse_reset(answer.headers.get(limits.reset_header.lower()), now)
+    for name in _header_names(limits.reset_header, RESET_HEADERS):
+        reset_at = parse_reset(answer.headers.get(name), now)
+        if reset_at is not None:
+            break
     if reset_at is None and errors.reset_path is not None:
         reset_at = parse_reset(compile_path(errors.reset_path).first(answer.body), now)
     wait = parse_retry_after(answer.headers.get("retry-after"), now)

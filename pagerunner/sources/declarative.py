@@ -29,7 +29,7 @@ from .base import (
     TransientError,
 )
 from .classify import Answer, decide, error_for, parse_reset, redact
-from .jsonpath import compile_path
+from .jsonpath import compile_path, first_of
 from .pagination import PageRequest, PageResponse, PaginationState, strategy_for
 from .params import validate_params
 from .spec import LinkHeaderPagination, NextUrlPagination, SourceSpec
@@ -105,7 +105,7 @@ class DeclarativeSource:
             raise _foreign_url(public_url, self._origin)
         response = await self._send(request, secrets)
         answer = _answer(response)
-        verdict = decide(self.spec.errors, answer, page=checkpoint.page)
+        verdict = decide(self.spec.errors, answer, page=checkpoint.page, limits=self.spec.limits)
         if verdict.action == "ignore":
             return Page(
                 records=[],
@@ -257,7 +257,7 @@ class DeclarativeSource:
         meta: dict[str, Any] = {"rate_limit_headers": headers} if headers else {}
         total_path = getattr(self.spec.pagination, "total_path", None)
         if total_path is not None:
-            meta["total"] = compile_path(total_path).first(answer.body)
+            meta["total"] = first_of(total_path, answer.body)
         return meta
 
 

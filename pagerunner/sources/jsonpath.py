@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["EVERY", "JsonPath", "JsonPathError", "compile_path"]
+__all__ = ["EVERY", "JsonPath", "JsonPathError", "compile_path", "first_of"]
 
 MAX_PATH_LENGTH = 500
 
@@ -127,3 +127,16 @@ def compile_path(text: str) -> JsonPath:
             steps.append(match["quoted"])
         position = match.end()
     return JsonPath(text=text, steps=tuple(steps))
+
+
+def first_of(paths: str | Sequence[str], data: Any) -> Any:
+    """The value at the first of `paths` (tried in order) that finds one, else None.
+
+    Providers move fields between versions of an answer (Apollo's total is
+    `pagination.total_entries` or a top-level `total_entries`): a spec may list both.
+    """
+    for text in [paths] if isinstance(paths, str) else paths:
+        found = compile_path(text).first(data)
+        if found is not None:
+            return found
+    return None

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from urllib.parse import urljoin
 
 from .base import Checkpoint
-from .jsonpath import compile_path
+from .jsonpath import compile_path, first_of
 from .spec import (
     CursorPagination,
     LinkHeaderPagination,
@@ -187,7 +187,7 @@ def _stop_conditions_met(
     ):
         return True
     if spec.total_path is not None:
-        total = _as_int(compile_path(spec.total_path).first(response.body))
+        total = _as_int(first_of(spec.total_path, response.body))
         if total is not None and seen_after >= total:
             return True
     return False
@@ -230,7 +230,7 @@ class PageNumberStrategy:
             return None
         _, seen = after
         if self.spec.total_pages_path is not None:
-            pages = _as_int(compile_path(self.spec.total_pages_path).first(response.body))
+            pages = _as_int(first_of(self.spec.total_pages_path, response.body))
             if pages is not None and checkpoint.page >= pages:
                 return None
         return Checkpoint(checkpoint.page + 1, PaginationState(seen=seen).to_cursor())

@@ -66,7 +66,17 @@ def _header_name(text: str) -> str:
     return text
 
 
+def _json_paths(value: str | list[str]) -> str | list[str]:
+    if isinstance(value, list) and not value:
+        raise ValueError("give a JSON path, or a list of at least one")
+    for text in [value] if isinstance(value, str) else value:
+        _json_path(text)
+    return value
+
+
 JsonPathText = Annotated[str, AfterValidator(_json_path)]
+#: One JSON path, or alternatives tried in order (the first that finds a value counts).
+JsonPaths = Annotated[str | list[str], AfterValidator(_json_paths)]
 HeaderName = Annotated[str, AfterValidator(_header_name)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 EnvVarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -142,13 +152,13 @@ class AuthSpec(_Model):
 
 class _Stops(_Model):
     has_more_path: JsonPathText | None = None
-    total_path: JsonPathText | None = None
+    total_path: JsonPaths | None = None
     stop_on_empty_page: bool = False
     stop_on_short_page: bool = False
     max_pages: PositiveInt | None = None
     page_size: PositiveInt | None = None
 
-    def _needs_a_stop(self, strategy: str, extra: tuple[str | None, ...] = ()) -> None:
+    def _needs_a_stop(self, strategy: str, extra: tuple[object, ...] = ()) -> None:
         if self.stop_on_short_page and self.page_size is None:
             raise ValueError("stop_on_short_page needs page_size (the size of a full page)")
         stops = (self.has_more_path, self.total_path, self.max_pages, *extra)
@@ -166,7 +176,7 @@ class PageNumberPagination(_Stops):
     start: Annotated[int, Field(ge=0)] = 1
     location: Literal["query", "body"] = Field("query", alias="in")
     page_size_param: str | None = None
-    total_pages_path: JsonPathText | None = None
+    total_pages_path: JsonPaths | None = None
 
     @model_validator(mode="after")
     def _stops(self) -> PageNumberPagination:
@@ -270,7 +280,7 @@ class ErrorRule(_Model):
     #: Only on the query's first page, or only on the pages after it (a cursor was sent).
     page: Literal["first", "later"] | None = None
     action: Action
-    message_path: JsonPathText | None = None
+    message_path: JsonPaths | None = None
     #: Seconds to wait before retrying (rate_limited), when the provider does not say.
     wait_s: Annotated[float, Field(ge=0)] | None = None
 
@@ -306,7 +316,7 @@ class ErrorsSpec(_Model):
     """Rules (checked in order, on every response, 200 included) and where waits come from."""
 
     rules: list[ErrorRule] = []
-    message_path: JsonPathText | None = None
+    message_path: JsonPaths | None = None
     retry_after_path: JsonPathText | None = None
     reset_path: JsonPathText | None = None
     max_wait_s: Annotated[float, Field(ge=0)] | None = None

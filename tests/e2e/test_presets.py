@@ -280,6 +280,62 @@ async def test_github_rate_limit_headers_hold_every_query_back_until_the_reset(
         assert app.sim.stats.responses_by_status == {200: 3}
 
 
+@pytest.mark.parametrize(("retry_after_s", "status"), [(1, "completed"), (600, "paused")])
+async def test_github_abuse_detection_is_a_rate_limit_not_a_bad_key(
+    tmp_path: Path, retry_after_s: float, status: str
+) -> None:
+    """403 "You have triggered an abuse detection mechanism" with `Retry-After` and no
+    x-ratelimit-remaining (as recorded): wait as the header says, or pause when it is long."""
+    preset = PRESETS["github-search-repositories"]
+    async with preset_app(tmp_path, preset) as app:
+        app.sim.profile("github").configure(secondary_answer="abuse")
+        app.sim.add_fault(Fault(kind="rate_limit", after=1, times=1, retry_after_s=retry_after_s))
+        query = await run(app, preset, preset.two_pages)
+        assert query["status"] == status, query
+        assert query["error_code"] is None
+        assert app.sim.stats.responses_by_status[403] == 1
+        items = await stored(app, query["id"])
+        if status == "completed":
+            assert items == preset.expected(app.sim, preset.two_pages)
+            assert query["retries"] == 0  # a wait, not a retry of a failure
+            assert app.sim.stats.total_requests == 3
+        else:
+            reason = f"rate limited by the provider: {github.ABUSE_LIMIT} (HTTP 403)"
+            assert query["pause_reason"] == reason
+            assert query["pages_fetched"] == 1 and query["has_more"]
+            assert items == preset.expected(app.sim, preset.two_pages)[:100]
+
+
+async def test_apollo_top_level_total_ends_the_query_at_its_last_page(tmp_path: Path) -> None:
+    """`total_entries` beside `people`, no `pagination`: still no paid request after the last."""
+    preset = PRESETS["apollo-people-search"]
+    async with preset_app(tmp_path, preset) as app:
+        app.sim.profile("apollo").configure(total_at="top_level", error_shape="message")
+        query = await run(app, preset, preset.text)
+        assert query["status"] == "completed", query
+        assert await stored(app, query["id"]) == preset.expected(app.sim, preset.text)
+        assert query["pages_fetched"] == preset.pages
+        assert app.sim.stats.total_requests == preset.pages  # no empty page 4
+
+
+async def test_apollo_messages_are_read_where_apollo_puts_them(tmp_path: Path) -> None:
+    """Errors in `message` and a bad key as plain text: the user reads Apollo's own words."""
+    preset = PRESETS["apollo-people-search"]
+    async with preset_app(tmp_path, preset) as app:
+        app.sim.profile("apollo").configure(total_at="top_level", error_shape="message")
+        app.sim.add_fault(Fault(kind="invalid_key", times=1))
+        failed = await run(app, preset, preset.text)
+        assert failed["status"] == "failed", failed
+        assert failed["error_code"] == "invalid_credentials"
+        assert failed["error_message"] == apollo.INVALID_KEY + " (HTTP 401)"
+
+        app.sim.profile("apollo").configure(per_hour=1)
+        paused = await run(app, preset, preset.text)
+        assert paused["status"] == "paused", paused
+        limit = apollo.over_limit_message(1, "hour")
+        assert paused["pause_reason"] == f"rate limited by the provider: {limit} (HTTP 429)"
+
+
 # -- quota and credentials --------------------------------------------------------------------
 
 QUOTA_MESSAGES = {

@@ -114,6 +114,24 @@ async def status(code: int, request: Request) -> Any:
     return JSONResponse({"error": {"message": message}}, status_code=code, headers=headers)
 
 
+@PROVIDER.get("/plain/{code}")
+async def plain(code: int) -> Any:
+    # Apollo answers a bad key with a bare line of text, not JSON.
+    return PlainTextResponse("Invalid access credentials.", status_code=code)
+
+
+@PROVIDER.get("/totals")
+async def totals(page: int = 1, shape: str = "nested") -> Any:
+    """Pages of 5; the total sits where `shape` says (Apollo has answered both ways)."""
+    start = (page - 1) * 5
+    body: dict[str, Any] = {"items": ITEMS[start : start + 5]}
+    if shape == "nested":
+        body["pagination"] = {"total_entries": TOTAL}
+    else:
+        body["total_entries"] = TOTAL
+    return body
+
+
 @PROVIDER.get("/google")
 async def google(status: str = "OK") -> Any:
     if status == "OK":
@@ -308,6 +326,7 @@ def status_source(base: str, **extra: Any) -> DeclarativeSource:
                 "code": {"help": "status", "required": True},
                 "retry_after": {"help": "Retry-After header"},
                 "reset": {"help": "x-ratelimit-reset header"},
+                "remaining": {"help": "x-ratelimit-remaining header"},
                 "message": {"help": "error message"},
             },
             "request": {
@@ -315,6 +334,7 @@ def status_source(base: str, **extra: Any) -> DeclarativeSource:
                 "query": {
                     "Retry-After": "{retry_after}",
                     "x-ratelimit-reset": "{reset}",
+                    "x-ratelimit-remaining": "{remaining}",
                     "message": "{message}",
                 },
             },
@@ -346,6 +366,94 @@ async def test_default_classification(base: str, code: int, error: type[SourceEr
         await src.fetch_page({"code": code}, Checkpoint(), CREDENTIALS)
     assert caught.value.http_status == code
     assert caught.value.message == f"failure {code} (HTTP {code})"
+
+
+ABUSE = "You have triggered an abuse detection mechanism. Please wait a few minutes."
+
+
+@pytest.mark.parametrize(
+    ("code", "params", "error", "wait_s"),
+    [
+        # GitHub's abuse answer: 403, Retry-After, no x-ratelimit-remaining.
+        (403, {"retry_after": "60", "message": ABUSE}, RateLimitedError, 60),
+        # A Retry-After makes a 403 or 429 a rate limit whatever its wording.
+        (403, {"retry_after": "7", "message": "Bad credentials"}, RateLimitedError, 7),
+        (429, {"retry_after": "7", "message": "Bad credentials"}, RateLimitedError, 7),
+        # Remaining 0 and a reset header: wait for the reset (common names, none configured).
+        (403, {"remaining": "0", "reset": "1700000030"}, RateLimitedError, 30),
+        (403, {"remaining": "0"}, RateLimitedError, None),  # no reset known: the query pauses
+        # Wording alone: a rate limit with no known wait (the query pauses).
+        (403, {"message": "You have exceeded a secondary rate limit"}, RateLimitedError, None),
+        (403, {"message": ABUSE}, RateLimitedError, None),
+        # Budget left and no Retry-After: the 403 is about the credentials.
+        (403, {"remaining": "12", "reset": "1700000030"}, InvalidCredentialsError, None),
+        (403, {"message": "Bad credentials"}, InvalidCredentialsError, None),
+        # A 401 is a bad key even with a Retry-After.
+        (401, {"retry_after": "60", "message": "Bad credentials"}, InvalidCredentialsError, None),
+    ],
+)
+async def test_a_403_or_429_with_a_rate_limit_signal_is_a_rate_limit(
+    base: str, code: int, params: dict[str, str], error: type[SourceError], wait_s: float | None
+) -> None:
+    src = status_source(base)
+    with pytest.raises(error) as caught:
+        await src.fetch_page({"code": code, **params}, Checkpoint(), {})
+    assert caught.value.http_status == code
+    if isinstance(caught.value, RateLimitedError):
+        assert caught.value.retry_after_s == wait_s
+
+
+async def test_the_configured_rate_limit_headers_signal_a_rate_limit_too(base: str) -> None:
+    """A provider's own names (`[limits] remaining_header`, `reset_header`) count as well."""
+    src = source(
+        {
+            "params": {"left": {"help": "requests left"}},
+            "request": {
+                "url": f"{base}/status/403",
+                "query": {"x-minute-left": "{left}", "x-minute-reset": "12"},
+            },
+            "limits": {"remaining_header": "X-Minute-Left", "reset_header": "X-Minute-Reset"},
+        }
+    )
+    with pytest.raises(RateLimitedError) as caught:
+        await src.fetch_page({"left": "0"}, Checkpoint(), {})
+    assert caught.value.retry_after_s == pytest.approx(12, abs=1)
+    with pytest.raises(InvalidCredentialsError):
+        await src.fetch_page({"left": "3"}, Checkpoint(), {})
+
+
+async def test_a_plain_text_error_is_the_message(base: str) -> None:
+    src = source({"request": {"url": f"{base}/plain/401"}})
+    with pytest.raises(InvalidCredentialsError) as caught:
+        await src.fetch_page({}, Checkpoint(), {})
+    assert caught.value.message == "Invalid access credentials. (HTTP 401)"
+    # Markup is no message: it is quoted as a snippet of the body.
+    html = source({"request": {"url": f"{base}/text"}, "errors": {"rules": [_FAIL_200]}})
+    with pytest.raises(ProviderError) as caught:
+        await html.fetch_page({}, Checkpoint(), {})
+    assert caught.value.message == '"<html>maintenance</html>" (HTTP 200)'
+
+
+_FAIL_200 = {"status": 200, "action": "fail"}
+
+
+@pytest.mark.parametrize("shape", ["nested", "top_level"])
+async def test_a_total_from_whichever_path_the_answer_carries(base: str, shape: str) -> None:
+    src = source(
+        {
+            "params": {"shape": {"help": "where the total is"}},
+            "request": {"url": f"{base}/totals", "query": {"shape": "{shape}"}},
+            "pagination": {
+                "type": "page_number",
+                "total_path": ["pagination.total_entries", "total_entries"],
+            },
+            "records": {"path": "items", "key": "id"},
+        }
+    )
+    pages, keys = await fetch_all(src, {"shape": shape})
+    assert keys == all_keys()
+    assert len(pages) == 5  # 23 records in pages of 5: no empty page asked for after them
+    assert pages[0].meta["total"] == TOTAL
 
 
 async def test_rules_decide_before_the_defaults(base: str) -> None:

@@ -433,6 +433,28 @@ async def test_github_secondary_limit_tokens_and_anonymous_use() -> None:
     assert (required.status_code, required.json()["message"]) == (401, "Requires authentication")
 
 
+async def test_github_abuse_detection_answer_has_retry_after_and_no_rate_limit_headers() -> None:
+    """The older answer to going too fast, as recorded: 403, `Retry-After`, no x-ratelimit-*."""
+    async with running() as (sim, client):
+        sim.profile("github").configure(secondary_answer="abuse")
+        sim.add_fault(Fault(kind="rate_limit", retry_after_s=60, times=1))
+        abuse = await github_get(client)
+        sim.set_limits(OTHER, rate_per_s=1)  # the simulator's limiter answers the same way
+        first = await github_get(client, key=OTHER)
+        limited = await github_get(client, key=OTHER)
+        sim.add_fault(Fault(kind="rate_limit", times=1))  # no retry_after: the primary limit
+        primary = await github_get(client)
+
+    expected = {"message": github.ABUSE_LIMIT, "documentation_url": github.DOCS_ABUSE_LIMITS}
+    for answer, wait in ((abuse, "60"), (limited, "1")):
+        assert answer.status_code == 403 and answer.json() == expected
+        assert answer.headers["retry-after"] == wait
+        assert not [name for name in answer.headers if name.startswith("x-ratelimit")]
+    assert first.status_code == 200 and first.headers["x-ratelimit-remaining"] == "29"
+    assert primary.status_code == 403 and primary.headers["x-ratelimit-remaining"] == "0"
+    assert "retry-after" not in primary.headers
+
+
 # -- Apollo people search -----------------------------------------------------------------
 
 
@@ -500,6 +522,34 @@ async def test_apollo_windows_keys_and_display_cap() -> None:
     assert (pagination["total_entries"], pagination["total_pages"]) == (60000, 500)
     assert len(capped.json()["people"]) == 100 and past.json()["people"] == []
     assert sim.profile("apollo").requests_left(KEY) == {"daily": 2000 - 5}
+
+
+async def test_apollo_recorded_shape_top_level_total_and_message_bodies() -> None:
+    """`total_at="top_level"`: `total_entries` beside `people`, no `pagination`;
+    `error_shape="message"`: errors in `message`, a bad key as plain text."""
+    filters = {"q_keywords": "coffee total:150", "per_page": 100}
+    async with running() as (sim, client):
+        sim.profile("apollo").configure(
+            total_at="top_level", error_shape="message", per_minute=2, restricted_keys=(OTHER,)
+        )
+        pages = [await apollo_post(client, page=n, **filters) for n in (1, 2)]
+        limited = await apollo_post(client, page=3, **filters)
+        bad = await apollo_post(client, key="wrong")
+        sim.add_fault(Fault(kind="invalid_key", times=1))
+        bad_by_fault = await apollo_post(client)
+        restricted = await apollo_post(client, key=OTHER)
+
+    bodies = [p.json() for p in pages]
+    assert [sorted(b) for b in bodies] == [["people", "total_entries"]] * 2
+    assert [b["total_entries"] for b in bodies] == [150, 150]
+    people = [person for b in bodies for person in b["people"]]
+    assert people == sim.profile("apollo").expected_people(q_keywords="coffee total:150")
+    assert limited.status_code == 429
+    assert limited.json() == {"message": apollo.over_limit_message(2, "minute")}
+    for answer in (bad, bad_by_fault):
+        assert answer.status_code == 401 and answer.text == apollo.INVALID_KEY
+        assert answer.headers["content-type"].startswith("text/plain")
+    assert restricted.status_code == 403 and "master API key" in restricted.json()["message"]
 
 
 # -- configuration -------------------------------------------------------------------------------

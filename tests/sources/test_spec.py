@@ -145,6 +145,24 @@ def test_any_one_stop_condition_is_enough(stop: dict[str, Any]) -> None:
     parse_spec(spec_with(pagination={"type": "page_number", **stop}), ORIGIN)
 
 
+def test_a_total_or_a_message_may_be_read_from_one_of_several_paths() -> None:
+    paths = ["pagination.total_entries", "total_entries"]
+    spec = parse_spec(
+        spec_with(
+            pagination={"type": "page_number", "total_path": paths, "total_pages_path": paths},
+            errors__message_path=["error", "message"],
+        ),
+        ORIGIN,
+    )
+    assert spec.pagination.total_path == paths  # type: ignore[union-attr]
+    assert spec.errors.message_path == ["error", "message"]
+    (line,) = problems(spec_with(pagination={"type": "offset", "total_path": ["total", "a..b"]}))
+    assert line.startswith(f"{ORIGIN}: pagination.total_path: invalid JSON path 'a..b'")
+    (line,) = problems(spec_with(pagination={"type": "offset", "total_path": []}))
+    assert line.startswith(f"{ORIGIN}: pagination.total_path: ")
+    assert "at least one" in line
+
+
 def test_short_page_stop_needs_a_page_size() -> None:
     (line,) = problems(spec_with(pagination={"type": "page_number", "stop_on_short_page": True}))
     assert "stop_on_short_page needs page_size" in line

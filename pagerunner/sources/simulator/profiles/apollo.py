@@ -12,6 +12,11 @@ on every answer by `x-rate-limit-minute`, `x-minute-requests-left`,
 `x-rate-limit-hourly`, `x-hourly-requests-left`, `x-rate-limit-daily`,
 `x-daily-requests-left`; over one: 429 `{"error": "…"}`. Bad key: 401; an
 accepted key that is not a master key (`restricted_keys`): 403.
+
+Two variants reproduce answers recorded from the real API: `total_at="top_level"`
+answers `total_entries` beside `people`, with no `pagination` object, and
+`error_shape="message"` puts error messages in `message` and answers a bad key
+with plain text.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .. import data
 from ..answers import Answer
@@ -64,6 +69,11 @@ class ApolloSettings:
     minute_s: float = 60.0  # hour = 60 minutes, day = 24 hours
     max_results: int = 50_000  # Apollo's display cap
     restricted_keys: tuple[str, ...] = ()  # accepted, but not master keys: 403
+    #: Where a page says its total: `pagination.total_entries` (with `total_pages`), or
+    #: a top-level `total_entries` and no `pagination` object.
+    total_at: Literal["pagination", "top_level"] = "pagination"
+    #: Error bodies `{"error": …}`, or `{"message": …}` with a bad key as plain text.
+    error_shape: Literal["error", "message"] = "error"
 
     def __post_init__(self) -> None:
         if any(n is not None and n < 1 for n in (self.per_minute, self.per_hour, self.per_day)):
@@ -122,35 +132,38 @@ class ApolloProfile(Profile[ApolloSettings, ApolloSearch]):
     def refuse_key(self, call: Call, key: str | None) -> Answer | None:
         refused = super().refuse_key(call, key)
         if refused is None and key in self.settings.restricted_keys:
-            return _error(403, NOT_MASTER_KEY, error_code="API_INACCESSIBLE")
+            return self._error(403, NOT_MASTER_KEY, error_code="API_INACCESSIBLE")
         return refused
 
     def invalid_key(self, call: Call, key: str | None) -> Answer:
-        return _error(401, INVALID_KEY)
+        if self.settings.error_shape == "message":
+            text = {"Content-Type": "text/plain; charset=utf-8"}
+            return Answer(401, raw=INVALID_KEY.encode(), headers=text)
+        return self._error(401, INVALID_KEY)
 
     def throttled(self, call: Call, key: str | None, retry_after_s: float | None) -> Answer:
         limit = self.settings.per_minute
         message = over_limit_message(limit, "minute") if limit else "Too many requests. Slow down."
-        return _error(429, message, headers=retry_after(retry_after_s))
+        return self._error(429, message, headers=retry_after(retry_after_s))
 
     def own_limits(self, call: Call, key: str | None) -> Answer | None:
         full = self._windows.take(key or "", self.settings.windows())
         if full is None:
             return None
-        return _error(429, over_limit_message(full.limit, _UNITS[full.name]))
+        return self._error(429, over_limit_message(full.limit, _UNITS[full.name]))
 
     def quota_exceeded(self, call: Call, key: str | None) -> Answer:
         limit = self.settings.per_day
         message = (
             over_limit_message(limit, "day") if limit else "Your team's daily API limit is used up."
         )
-        return _error(429, message)
+        return self._error(429, message)
 
     def bad_request(self, call: Call, error: ProfileRequestError) -> Answer:
-        return _error(422, str(error))
+        return self._error(422, str(error))
 
     def server_error(self, call: Call, status: int) -> Answer:
-        return _error(status, http_phrase(status))
+        return self._error(status, http_phrase(status))
 
     def parse(self, call: Call) -> ApolloSearch:
         merged: dict[str, Any] = {}
@@ -168,8 +181,11 @@ class ApolloProfile(Profile[ApolloSettings, ApolloSearch]):
         reachable = self._reachable(request)
         start = (request.page - 1) * request.per_page
         stop = min(start + request.per_page, reachable)
+        people = self._people(request, start, stop) if start < stop else []
+        if self.settings.total_at == "top_level":
+            return Answer(200, {"total_entries": total, "people": people})
         body = {
-            "people": self._people(request, start, stop) if start < stop else [],
+            "people": people,
             "pagination": {
                 "page": request.page,
                 "per_page": request.per_page,
@@ -187,6 +203,19 @@ class ApolloProfile(Profile[ApolloSettings, ApolloSearch]):
             headers[f"x-rate-limit-{window.name}"] = str(window.limit)
             headers[f"x-{window.name}-requests-left"] = str(state.remaining)
         return with_headers(answer, headers)
+
+    def _error(
+        self,
+        status: int,
+        message: str,
+        *,
+        error_code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        body: dict[str, str] = {self.settings.error_shape: message}
+        if error_code is not None:
+            body["error_code"] = error_code
+        return Answer(status, body, headers or {})
 
     # -- records ----------------------------------------------------------------------------
 
@@ -273,16 +302,3 @@ def over_limit_message(limit: int, unit: str) -> str:
         f"The maximum number of api calls allowed for {ENDPOINT} is {limit} times per {unit}. "
         "Please upgrade your plan from https://app.apollo.io/#/settings/plans/upgrade."
     )
-
-
-def _error(
-    status: int,
-    message: str,
-    *,
-    error_code: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Answer:
-    body = {"error": message}
-    if error_code is not None:
-        body["error_code"] = error_code
-    return Answer(status, body, headers or {})

@@ -14,7 +14,9 @@ it: 403 (or 429) with `x-ratelimit-remaining: 0`. The **secondary** limit is
 simulator's own per-key rate limit (`sim.set_limits`) answers here, and a
 `rate_limit` fault with `retry_after_s`; without it, the fault is a primary
 limit answer. GitHub has no quota: quota faults and spent quotas answer as
-the primary limit.
+the primary limit. With `secondary_answer="abuse"`, going too fast gets the
+older answer recorded from the real API instead: 403 "You have triggered an
+abuse detection mechanism" with `retry-after` and no `x-ratelimit-*` headers.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 from .. import data
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
     from ..simulator import Simulator
 
 __all__ = [
+    "ABUSE_LIMIT",
     "DEFAULT_PER_PAGE",
+    "DOCS_ABUSE_LIMITS",
     "MAX_PER_PAGE",
     "SECONDARY_LIMIT",
     "GitHubProfile",
@@ -52,6 +56,11 @@ SECONDARY_LIMIT = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
     "If you reach out to GitHub Support for help, please include the request ID."
 )
+ABUSE_LIMIT = (
+    "You have triggered an abuse detection mechanism. "
+    "Please wait a few minutes before you try again."
+)
+DOCS_ABUSE_LIMITS = "https://developer.github.com/v3/#abuse-rate-limits"
 _ANONYMOUS_LIMIT = (
     "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests "
     "get a higher rate limit. Check out the documentation for more details.)"
@@ -69,6 +78,8 @@ class GitHubSettings:
     max_results: int = 1000
     rate_limit_status: int = 403  # GitHub answers the primary limit with 403 or 429
     secondary_status: int = 403
+    #: What going too fast gets: the secondary limit, or the older abuse-detection answer.
+    secondary_answer: Literal["secondary", "abuse"] = "secondary"
 
     def __post_init__(self) -> None:
         if self.limit < 1 or self.anonymous_limit < 1:
@@ -147,6 +158,9 @@ class GitHubProfile(Profile[GitHubSettings, GitHubSearch]):
     def throttled(self, call: Call, key: str | None, retry_after_s: float | None) -> Answer:
         if retry_after_s is None:
             return self._primary_limit(key)
+        if self.settings.secondary_answer == "abuse":
+            body = {"message": ABUSE_LIMIT, "documentation_url": DOCS_ABUSE_LIMITS}
+            return Answer(self.settings.secondary_status, body, retry_after(retry_after_s))
         body = {"message": SECONDARY_LIMIT, "documentation_url": DOCS_RATE_LIMITS}
         headers = {**self._headers(self.rate_limit(key)), **retry_after(retry_after_s)}
         return Answer(self.settings.secondary_status, body, headers)
@@ -201,6 +215,8 @@ class GitHubProfile(Profile[GitHubSettings, GitHubSearch]):
         return Answer(200, body, {"Link": link} if link else {})
 
     def decorate(self, answer: Answer, key: str | None) -> Answer:
+        if answer.body is not None and answer.body.get("message") == ABUSE_LIMIT:
+            return answer  # recorded without any x-ratelimit-* header
         return with_headers(answer, self._headers(self.rate_limit(key)))
 
     # -- limits -----------------------------------------------------------------------------
