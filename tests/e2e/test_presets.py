@@ -21,7 +21,14 @@ from typing import Any
 import httpx
 import pytest
 
-from pagerunner.sources.base import Checkpoint, ProviderError, TransientError
+from pagerunner.executor import serve_http
+from pagerunner.sources.base import (
+    Checkpoint,
+    ProviderError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    TransientError,
+)
 from pagerunner.sources.loader import PRESETS_DIR, load_sources
 from pagerunner.sources.pagination import PaginationState
 from pagerunner.sources.simulator import Fault, Simulator, SimulatorConfig
@@ -411,6 +418,36 @@ async def test_places_legacy_retries_unknown_error(tmp_path: Path) -> None:
         assert query["status"] == "completed", query
         assert query["retries"] == 1
         assert query["last_error"] == f"UNKNOWN_ERROR: {places_legacy.UNKNOWN} (HTTP 200)"
+
+
+async def test_serpapi_tells_its_hourly_limit_from_a_spent_plan_by_the_message() -> None:
+    """Both are 429 with no Retry-After: the preset's rules make the hourly throughput limit a
+    wait of an hour (so the query pauses, and resumes itself after it) and the other a failure."""
+    sim = Simulator(SimulatorConfig(api_keys=(KEY,)))
+    port = free_port()
+    async with (
+        serve_http(sim.app, host="127.0.0.1", port=port),
+        httpx.AsyncClient(timeout=5.0) as client,
+    ):
+        loaded = load_sources(
+            env={"SERPAPI_API_KEY": KEY},
+            presets_dir=PRESETS_DIR,
+            entry_points=False,
+            client=client,
+            origins={"serpapi-google-maps": f"http://127.0.0.1:{port}"},
+        )
+        entry = loaded["serpapi-google-maps"]
+        params = {"q": "coffee", "ll": LL}
+        sim.add_fault(Fault(kind="rate_limit", times=1))
+        with pytest.raises(RateLimitedError) as hourly:
+            await entry.source.fetch_page(params, Checkpoint(), entry.credentials)
+        sim.add_fault(Fault(kind="quota", times=1))
+        with pytest.raises(QuotaExhaustedError) as spent:
+            await entry.source.fetch_page(params, Checkpoint(), entry.credentials)
+    assert (hourly.value.http_status, spent.value.http_status) == (429, 429)
+    assert hourly.value.message == serpapi.HOURLY_LIMIT + " (HTTP 429)"
+    assert hourly.value.retry_after_s == 3600
+    assert spent.value.message == serpapi.OUT_OF_SEARCHES + " (HTTP 429)"
 
 
 # -- the GitHub 1,000-result cap, one page at a time --------------------------------------------
