@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import inngest.fast_api
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from . import web
-from .api.engine_calls import check_engine_call
+from .api.engine_calls import engine_call_check
 from .api.errors import install_error_handlers
 from .api.routes import combos, health, queries, usage
 from .api.services import Services
@@ -44,11 +45,13 @@ def create_app(settings: Settings) -> FastAPI:
         default_response_class=SafeJSONResponse,
         responses=EDGE_RESPONSES,
     )
+    runner = QueryRunner(store, sources, settings)
+    functions = create_functions(client, runner)
     install_edge(
         app,
         InputLimits(max_body_bytes=settings.max_body_bytes, max_text_chars=settings.max_text_chars),
         overrides={INNGEST_PATH: INNGEST_CALL_LIMITS},
-        validators={INNGEST_PATH: check_engine_call},
+        validators={INNGEST_PATH: engine_call_check({fn.get_id() for fn in functions})},
     )
     app.state.services = Services(settings=settings, store=store, sources=sources, client=client)
     # The Inngest serve endpoint is public to the guard: it checks its own request signatures.
@@ -64,10 +67,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(combos.router)
     app.include_router(health.router)
     web.install(app)
-    runner = QueryRunner(store, sources, settings)
     # Signed mode: the SDK refuses unsigned calls and never syncs on an unsigned PUT.
     signed = settings.signed_keys is not None
-    inngest.fast_api.serve(
-        app, client, create_functions(client, runner), enable_unauthed_sync=not signed
-    )
+    inngest.fast_api.serve(app, client, functions, enable_unauthed_sync=not signed)
+    for route in app.routes:  # the engine's protocol, not part of pagerunner's API
+        if isinstance(route, APIRoute) and route.path == INNGEST_PATH:
+            route.include_in_schema = False
     return app

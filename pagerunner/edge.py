@@ -85,8 +85,8 @@ class InputError(ValueError):
         self.status = status
 
     def response(self) -> JSONResponse:
-        if self.status == 413:
-            return JSONResponse({"detail": self.message}, status_code=413)
+        if self.status != 422:
+            return JSONResponse({"detail": self.message}, status_code=self.status)
         detail = {"loc": list(self.loc), "msg": self.message, "type": "value_error"}
         return JSONResponse({"detail": [detail]}, status_code=self.status)
 

@@ -1,21 +1,24 @@
 """The shape of a call from the engine to `/api/inngest`, checked before the SDK sees it.
 
 The Inngest SDK answers a malformed call with a 500 and its own validation
-error; `check_engine_call` (a `BoundedInput` validator) refuses it with a 422
-naming the field instead. The models mirror what the SDK requires of a call
+error; `engine_call_check` (a `BoundedInput` validator) refuses it with a 422
+naming the field, or a 404 for a function that is not served, instead. The
+models mirror what the SDK requires of a call
 (`inngest._internal.server_lib.ServerRequest`) and accept anything more.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Any
+from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ValidationError
 from starlette.types import Scope
 
 from ..edge import InputError
 
-__all__ = ["check_engine_call"]
+__all__ = ["engine_call_check"]
 
 
 class _Event(BaseModel):
@@ -38,19 +41,27 @@ class _Context(BaseModel):
 
 class _Call(BaseModel):
     event: _Event
-    events: list[_Event] | None = None
+    events: list[_Event]
     steps: dict[str, Any]
     ctx: _Context
     use_api: bool
 
 
-def check_engine_call(scope: Scope, call: Any) -> None:
-    """Raise `InputError` when a POST to the serve endpoint is not a call the SDK can run."""
-    if scope["method"] != "POST":
-        return
-    try:
-        _Call.model_validate(call)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        message = f"not a call from the engine: {first['msg']}"
-        raise InputError(("body", *first["loc"]), message) from None
+def engine_call_check(function_ids: Collection[str]) -> Callable[[Scope, Any], None]:
+    """A `BoundedInput` validator for calls to the functions `function_ids`."""
+
+    def check(scope: Scope, call: Any) -> None:
+        if scope["method"] != "POST":
+            return
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        fn_id = (query.get("fnId") or [""])[0]
+        if fn_id not in function_ids:
+            raise InputError(("query", "fnId"), f"no function '{fn_id}' is served here", 404)
+        try:
+            _Call.model_validate(call)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            message = f"not a call from the engine: {first['msg']}"
+            raise InputError(("body", *first["loc"]), message) from None
+
+    return check

@@ -11,7 +11,16 @@ from ..queries.model import InvalidTransition, QueryError, QueryNotFound
 from ..sources.base import BadRequestError
 from .services import SchedulingError
 
-__all__ = ["install_error_handlers", "validation_error"]
+__all__ = ["CONFLICT", "NOT_FOUND", "UNAVAILABLE", "install_error_handlers", "validation_error"]
+
+# What the handlers below answer, for the OpenAPI document of each route.
+NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such query or combo"}}
+CONFLICT: dict[int | str, dict[str, str]] = {
+    409: {"description": "The query's status does not allow this action"}
+}
+UNAVAILABLE: dict[int | str, dict[str, str]] = {
+    503: {"description": "The database or the engine did not answer; retry"}
+}
 
 
 def validation_error(field: str, message: str) -> JSONResponse:

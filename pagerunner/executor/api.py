@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from ..edge import EDGE_RESPONSES, InputLimits, SafeJSONResponse, install_edge
 from ..guard import Guard
 from . import views
 from .dashboard import install_dashboard
@@ -50,8 +51,25 @@ def get_executor(request: Request) -> Executor:
 
 ExecutorDep = Annotated[Executor, Depends(get_executor)]
 PUBLIC_PATHS = ("/e/", "/fn/register", "/healthz")
-intake_router = APIRouter(tags=["intake"])
-v1 = APIRouter(prefix="/v1")
+#: Events and registrations as SDKs send them: any text, bounded in size and depth
+#: (Inngest takes batches of up to 10 MiB).
+INTAKE_LIMITS = InputLimits(
+    max_body_bytes=10 * 1024 * 1024, max_depth=100, max_text_chars=None, control_chars=True
+)
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed: the reason is in `error`"},
+    401: {"description": "The event key or the signing key is not accepted"},
+}
+intake_router = APIRouter(tags=["intake"], responses=_REFUSED)
+v1 = APIRouter(
+    prefix="/v1",
+    responses={
+        400: {"description": "A parameter is not valid (e.g. a cursor): see `error`"},
+        401: {"description": "The API token is required"},
+        404: {"description": "No such run, event or app"},
+        409: {"description": "The run's status does not allow this action"},
+    },
+)
 
 
 def create_executor_app(executor: Executor) -> FastAPI:
@@ -60,7 +78,10 @@ def create_executor_app(executor: Executor) -> FastAPI:
         title="pagerunner executor",
         description="An Inngest-compatible executor: event intake, app sync and run state.",
         version="0.1.0",
+        default_response_class=SafeJSONResponse,
+        responses=EDGE_RESPONSES,
     )
+    install_edge(app, INTAKE_LIMITS)
     app.state.executor = executor
     server_kind = _server_kind(executor)
 
