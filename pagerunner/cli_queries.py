@@ -122,6 +122,7 @@ def run(
         console.print(
             f"[green]completed[/]: {query['pages_fetched']} pages, "
             f"{query['records_inserted']} new records (query {query['id']})"
+            + (f"\n  note: {query['note']}" if query.get("note") else "")
         )
     raise typer.Exit(EXIT_CODES.get(status, 1))
 

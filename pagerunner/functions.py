@@ -21,7 +21,13 @@ from .queries.credentials import BudgetExceeded, CredentialLimiter
 from .queries.model import InvalidTransition, QueryNotRunning, QueryStatus
 from .queries.store import QueryStore
 from .settings import Settings
-from .sources.base import RateLimitedError, Source, SourceError, TransientError
+from .sources.base import (
+    BadRequestError,
+    RateLimitedError,
+    Source,
+    SourceError,
+    TransientError,
+)
 from .sources.registry import SourceRegistry
 
 __all__ = [
@@ -31,6 +37,7 @@ __all__ = [
     "create_client",
     "create_functions",
     "execute_event",
+    "page_cap",
 ]
 
 log = structlog.get_logger("pagerunner.functions")
@@ -48,6 +55,23 @@ DEFAULT_BACKOFF_S = 5.0
 def execute_event(query_id: str, runs: int) -> inngest.Event:
     """The event that starts run number `runs` of a query; its id makes a re-send harmless."""
     return inngest.Event(name=EXECUTE_EVENT, data={"queryId": query_id}, id=f"{query_id}:{runs}")
+
+
+def page_cap(source: Source, settings: Settings, requested: int | None = None) -> int:
+    """The most pages a query on `source` fetches: `requested`, else the source's own cap,
+    else `PAGERUNNER_DEFAULT_MAX_PAGES`; never more than `PAGERUNNER_MAX_PAGES_CEILING`.
+
+    A request above the ceiling raises `BadRequestError` naming `max_pages`; the
+    source's cap and the default are lowered to the ceiling silently.
+    """
+    ceiling = settings.max_pages_ceiling
+    if requested is not None and requested > ceiling:
+        raise BadRequestError(
+            f"max_pages: at most {ceiling} pages per query (PAGERUNNER_MAX_PAGES_CEILING)"
+        )
+    # A Python source written before page caps existed has no `max_pages`.
+    own = requested or getattr(source, "max_pages", None) or settings.default_max_pages
+    return min(own, ceiling)
 
 
 def create_client(settings: Settings) -> inngest.Inngest:
@@ -85,11 +109,15 @@ class QueryRunner:
         return {"at": at, "wait": at - time.time() > SLOT_SLACK_S}
 
     async def start(self, query_id: str, run_id: str) -> dict[str, Any]:
-        query = await self.store.start(query_id, run_id)
+        query = await self.store.start(query_id, run_id, page_cap=await self._cap(query_id))
         if query.status != QueryStatus.RUNNING or query.run_id != run_id:
             return {"go": False, "status": query.status.value}
         log.info(
-            "query_starting", queryId=query_id, source=query.source, page=query.checkpoint.page
+            "query_starting",
+            queryId=query_id,
+            source=query.source,
+            page=query.checkpoint.page,
+            maxPages=query.max_pages,
         )
         source = self.sources.get(query.source)
         return {
@@ -99,6 +127,13 @@ class QueryRunner:
             "paced": bool(source.limits.windows),  # pages take slots of the credential
             "exhausted": query.exhausted,
         }
+
+    async def _cap(self, query_id: str) -> int | None:
+        """The page cap for a query saved without one (before caps existed), else None."""
+        query = await self.store.get(query_id)
+        if query.max_pages is not None or query.source not in self.sources.names():
+            return None
+        return page_cap(self.sources.get(query.source), self.settings)
 
     async def page(self, query_id: str, page_number: int) -> dict[str, Any]:
         """Fetch one page and store it; returns what the loop should do next."""

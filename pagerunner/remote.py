@@ -104,8 +104,8 @@ async def follow(
         )
         while True:
             query: dict[str, Any] = await api.request("GET", f"/api/queries/{query_id}")
-            # The number of pages is known once the last one is in, or when capped.
-            total = query["pages_fetched"] if not query["has_more"] else query.get("max_pages")
+            # The number of pages is known once the last one is in (the cap is only a ceiling).
+            total = None if query["has_more"] else query["pages_fetched"]
             progress.update(
                 task,
                 total=total,

@@ -164,6 +164,10 @@ def new_id() -> str:
     return "".join(_CROCKFORD[(value >> shift) & 0x1F] for shift in range(125, -1, -5))
 
 
+def _capped_note(max_pages: int | None) -> str:
+    return f"stopped at the page cap of {max_pages}; the source had more pages"
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -173,7 +177,8 @@ class Query:
     """One query: what to fetch, how far it got and why it stopped.
 
     `checkpoint` is where the next page starts; `exhausted` says there is no next
-    page (the source said so, or `max_pages` was reached). `runs` counts the runs
+    page (the source said so, or `max_pages`, the query's page cap, was reached;
+    `note` then says the query stopped at the cap). `runs` counts the runs
     requested: 1 at creation, +1 for every resume. `run_id` names the durable run
     that started the query last (the engine's run id), so a stray second run can
     tell the query is not its own.
@@ -191,6 +196,8 @@ class Query:
     checkpoint: Checkpoint = field(default_factory=Checkpoint)
     exhausted: bool = False
     max_pages: int | None = None
+    #: How the query ended when that is worth knowing: "stopped at the page cap of N".
+    note: str | None = None
     error_code: str | None = None
     error_message: str | None = None
     pause_reason: str | None = None
@@ -236,8 +243,10 @@ class Query:
         check_transition(self.status, target)
         return replace(self, status=target, updated_at=now, **changes)
 
-    def started(self, now: datetime, run_id: str | None = None) -> Query:
-        """pending -> running, owned by `run_id`.
+    def started(
+        self, now: datetime, run_id: str | None = None, *, page_cap: int | None = None
+    ) -> Query:
+        """pending -> running, owned by `run_id`; `page_cap` becomes `max_pages` if it has none.
 
         A running query is returned unchanged, whoever asks: the start step may
         re-run, and a caller with another `run_id` sees that the query is not its own.
@@ -248,6 +257,7 @@ class Query:
             QueryStatus.RUNNING,
             now,
             run_id=run_id,
+            max_pages=self.max_pages or page_cap,
             started_at=now,
             finished_at=None,
             error_code=None,
@@ -347,10 +357,12 @@ class Query:
         """The query once page `page_number` is stored: progress counted, checkpoint moved.
 
         The query is exhausted when the source has no next page or `max_pages` is
-        reached; the checkpoint then points past the last page stored.
+        reached; the checkpoint then points past the last page stored. Stopping at
+        `max_pages` while the source had more is said in `note`.
         """
         self.check_next_page(page_number, next_checkpoint)
         reached_max = self.max_pages is not None and page_number >= self.max_pages
+        capped = reached_max and next_checkpoint is not None
         return replace(
             self,
             pages_fetched=self.pages_fetched + 1,
@@ -358,6 +370,7 @@ class Query:
             records_inserted=self.records_inserted + inserted,
             checkpoint=next_checkpoint or Checkpoint(page=page_number + 1),
             exhausted=next_checkpoint is None or reached_max,
+            note=_capped_note(self.max_pages) if capped else self.note,
             updated_at=now,
         )
 
@@ -374,6 +387,7 @@ class Query:
             "checkpoint": self.checkpoint.to_json(),
             "has_more": self.has_more,
             "max_pages": self.max_pages,
+            "note": self.note,
             "error_code": self.error_code,
             "error_message": self.error_message,
             "pause_reason": self.pause_reason,

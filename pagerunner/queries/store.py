@@ -50,6 +50,7 @@ def _query_from_row(row: Row[Any]) -> Query:
         checkpoint=Checkpoint.from_json(row.checkpoint),
         exhausted=bool(row.exhausted),
         max_pages=row.max_pages,
+        note=row.note,
         error_code=row.error_code,
         error_message=row.error_message,
         pause_reason=row.pause_reason,
@@ -78,6 +79,7 @@ def _query_values(query: Query) -> dict[str, Any]:
         "checkpoint": query.checkpoint.to_json(),
         "exhausted": query.exhausted,
         "max_pages": query.max_pages,
+        "note": query.note,
         "error_code": query.error_code,
         "error_message": query.error_message,
         "pause_reason": query.pause_reason,
@@ -124,6 +126,7 @@ def _save_progress(conn: Connection, query: Query) -> None:
             "records_inserted": query.records_inserted,
             "checkpoint": query.checkpoint.to_json(),
             "exhausted": query.exhausted,
+            "note": query.note,
             "updated_at": query.updated_at,
         },
     )
@@ -283,13 +286,18 @@ class QueryStore:
     async def _change(self, query_id: str, change: Callable[[Query, datetime], Query]) -> Query:
         return await self._db.write(lambda conn: _change(conn, query_id, change))
 
-    async def start(self, query_id: str, run_id: str | None = None) -> Query:
+    async def start(
+        self, query_id: str, run_id: str | None = None, *, page_cap: int | None = None
+    ) -> Query:
         """pending -> running, owned by `run_id` (the durable run's id).
 
         Already running: returned unchanged (the start step may re-run); compare
-        `query.run_id` to tell whether this run owns it.
+        `query.run_id` to tell whether this run owns it. A query without `max_pages`
+        (saved before page caps existed) gets `page_cap`.
         """
-        return await self._change(query_id, lambda q, now: q.started(now, run_id))
+        return await self._change(
+            query_id, lambda q, now: q.started(now, run_id, page_cap=page_cap)
+        )
 
     async def complete(self, query_id: str) -> Query:
         """running -> completed."""

@@ -198,6 +198,9 @@ class Source(Protocol):
     #: Rate-limit waits up to this long are slept through, longer ones pause the query
     #: (None: the `PAGERUNNER_MAX_RATE_LIMIT_WAIT_S` setting).
     max_wait_s: float | None
+    #: The most pages a query fetches unless it asks otherwise (None: the
+    #: `PAGERUNNER_DEFAULT_MAX_PAGES` setting). Optional: a source without it gets the default.
+    max_pages: int | None
 
     def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Check and normalise a query's params; raise BadRequestError naming the field."""

@@ -75,6 +75,8 @@ class DeclarativeSource:
         self.limits = spec.limits.to_limits()
         #: Longer rate-limit waits pause the query (None: the global setting).
         self.max_wait_s = spec.errors.max_wait_s
+        #: The page cap of the source's queries (None: the global default).
+        self.max_pages: int | None = getattr(spec.pagination, "max_pages", None)
         auth = spec.auth
         #: Queries of every source on the same env variable share one rate limit and budget.
         self.credential_id = f"env:{auth.env}" if auth else f"source:{spec.name}"

@@ -40,6 +40,7 @@ class DemoSource:
     params_help: Mapping[str, str] = PARAMS
     credential_id = "env:PAGERUNNER_DEMO_API_KEY"
     max_wait_s: float | None = None
+    max_pages: int | None = None  # the global default cap
 
     def __init__(
         self,

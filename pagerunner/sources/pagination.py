@@ -167,16 +167,13 @@ Stopping = (
 )
 
 
-def _stop_conditions_met(
-    spec: Stopping,
-    checkpoint: Checkpoint,
-    response: PageResponse,
-    seen_after: int,
-) -> bool:
-    """Whether any configured stop condition says this page was the last."""
+def _stop_conditions_met(spec: Stopping, response: PageResponse, seen_after: int) -> bool:
+    """Whether any configured stop condition says this page was the last.
+
+    `max_pages` is not one of them: it is the source's page cap, which the query
+    applies (`Query.max_pages`) so that it can tell a cap from the provider's last page.
+    """
     count = response.record_count
-    if spec.max_pages is not None and checkpoint.page >= spec.max_pages:
-        return True
     if spec.stop_on_empty_page and count == 0:
         return True
     if spec.stop_on_short_page and spec.page_size is not None and count < spec.page_size:
@@ -199,7 +196,7 @@ def _after_page(
     """The state and the records seen so far; None when a stop condition ends the query here."""
     state = PaginationState.from_checkpoint(checkpoint)
     seen = state.seen + response.record_count
-    if _stop_conditions_met(spec, checkpoint, response, seen):
+    if _stop_conditions_met(spec, response, seen):
         return None
     return state, seen
 

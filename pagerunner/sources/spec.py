@@ -155,6 +155,8 @@ class _Stops(_Model):
     total_path: JsonPaths | None = None
     stop_on_empty_page: bool = False
     stop_on_short_page: bool = False
+    #: The source's page cap: a query stops after this many pages (with a note when
+    #: the provider had more), unless it asks for another cap itself.
     max_pages: PositiveInt | None = None
     page_size: PositiveInt | None = None
 

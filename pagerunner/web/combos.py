@@ -19,12 +19,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ..api.deps import ServicesDep
 from ..api.routes.usage import usage_report
 from ..api.services import SchedulingError, Services
+from ..functions import page_cap
 from ..guard import CsrfChecked
 from ..queries.batches import BatchNotFound, BatchStore
 from ..queries.combos import DEFAULT_CAP, TooManyCombos, expand
 from ..queries.model import Query, QueryError, utcnow
 from ..sources.base import BadRequestError, Source
-from .routes import MAX_PAGES_LIMIT, _parse_max_pages, _relative, render
+from .routes import _parse_max_pages, _relative, page_cap_context, render
 from .views import COMBO_NOTICES, ComboView, UsageRow, combo_params_text, format_time, unique_lines
 
 __all__ = ["router"]
@@ -62,7 +63,7 @@ async def create_combo(request: Request, services: ServicesDep, _csrf: CsrfCheck
     if source is None:
         errors["source"] = f"choose one of: {', '.join(services.sources.names()) or 'none'}"
         return render(request, "combo_new.html", context, http.HTTP_422_UNPROCESSABLE_CONTENT)
-    max_pages = _parse_max_pages(max_pages_text, errors)
+    max_pages = _parse_max_pages(max_pages_text, errors, services.settings.max_pages_ceiling)
     params = {name: unique_lines(texts.get(name, "")) for name in source.params_help}
     params = {name: values for name, values in params.items() if values}
     combos = _expand(source, params, errors)
@@ -73,7 +74,7 @@ async def create_combo(request: Request, services: ServicesDep, _csrf: CsrfCheck
         return render(request, "combo_new.html", context)
     try:
         batch, created = await BatchStore(services.store.database).create(
-            source.name, params, combos, max_pages=max_pages
+            source.name, params, combos, max_pages=page_cap(source, services.settings, max_pages)
         )
     except QueryError as exc:
         errors["form"] = str(exc)
@@ -131,7 +132,7 @@ async def _form_context(
         "values": values,
         "errors": {},
         "max_pages": max_pages,
-        "max_pages_limit": MAX_PAGES_LIMIT,
+        **page_cap_context(services, source),
         "cap": DEFAULT_CAP,
         "preview": None,
         "recent": recent,

@@ -21,7 +21,7 @@ from starlette.datastructures import URL
 
 from ..api.deps import ServicesDep
 from ..api.services import SchedulingError, Services
-from ..functions import FUNCTION_ID
+from ..functions import FUNCTION_ID, page_cap
 from ..guard import CsrfChecked, csrf_token
 from ..queries.batches import BatchStore
 from ..queries.model import InvalidTransition, QueryError, QueryNotFound, QueryStatus, utcnow
@@ -33,7 +33,6 @@ __all__ = ["SECURITY_HEADERS", "render", "router"]
 QUERIES_PER_PAGE = 25
 RESULTS_PER_PAGE = 25
 PAGE_LOG_ROWS = 20
-MAX_PAGES_LIMIT = 100_000
 ACTIONS = ("resume", "pause", "cancel")
 
 #: Scripts only from this origin: even if some markup slipped through unescaped, the
@@ -181,7 +180,7 @@ async def create_query(request: Request, services: ServicesDep, _csrf: CsrfCheck
     if source is None:
         errors["source"] = f"choose one of: {', '.join(services.sources.names()) or 'none'}"
         return render(request, "new.html", context, http.HTTP_422_UNPROCESSABLE_CONTENT)
-    max_pages = _parse_max_pages(max_pages_text, errors)
+    max_pages = _parse_max_pages(max_pages_text, errors, services.settings.max_pages_ceiling)
     params: dict[str, Any] = {}
     try:
         params = source.validate_params(
@@ -194,7 +193,9 @@ async def create_query(request: Request, services: ServicesDep, _csrf: CsrfCheck
     if errors:
         return render(request, "new.html", context, http.HTTP_422_UNPROCESSABLE_CONTENT)
     try:
-        query = await services.store.create(source.name, params, max_pages=max_pages)
+        query = await services.store.create(
+            source.name, params, max_pages=page_cap(source, services.settings, max_pages)
+        )
     except QueryError as exc:
         errors["form"] = str(exc)
         return render(request, "new.html", context, http.HTTP_503_SERVICE_UNAVAILABLE)
@@ -224,19 +225,29 @@ def _form_context(
         "values": values,
         "errors": errors,
         "max_pages": max_pages,
-        "max_pages_limit": MAX_PAGES_LIMIT,
+        **page_cap_context(services, source),
     }
 
 
-def _parse_max_pages(text: str, errors: dict[str, str]) -> int | None:
+def page_cap_context(services: Services, source: Source | None) -> dict[str, int | None]:
+    """What the page cap field of a form shows: the highest value, and the cap when empty."""
+    return {
+        "max_pages_limit": services.settings.max_pages_ceiling,
+        "default_cap": page_cap(source, services.settings) if source is not None else None,
+    }
+
+
+def _parse_max_pages(text: str, errors: dict[str, str], ceiling: int) -> int | None:
     if not text:
         return None
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if not 1 <= value <= MAX_PAGES_LIMIT:
-        errors["max_pages"] = f"a whole number from 1 to {MAX_PAGES_LIMIT}, or empty for all pages"
+    if not 1 <= value <= ceiling:
+        errors["max_pages"] = (
+            f"a whole number from 1 to {ceiling}, or empty for the source's page cap"
+        )
         return None
     return value
 

@@ -116,10 +116,8 @@ class QueryView:
 
     @property
     def total_pages(self) -> int | None:
-        """Known once the last page is in, or when the query is capped by `max_pages`."""
-        if not self.query.has_more:
-            return self.query.pages_fetched
-        return self.query.max_pages
+        """Known once the last page is in; until then `max_pages` is only a ceiling."""
+        return None if self.query.has_more else self.query.pages_fetched
 
     @property
     def running(self) -> bool:

@@ -168,6 +168,32 @@ def test_after_page_moves_the_checkpoint_and_counts() -> None:
     assert last.exhausted and last.checkpoint == Checkpoint(page=2)
 
 
+@pytest.mark.parametrize("cap", [1, 2, 3, 7])
+@pytest.mark.parametrize("pages", [1, 3, 5])
+def test_a_query_stops_at_its_cap_and_says_so_only_when_the_source_had_more(
+    cap: int, pages: int
+) -> None:
+    """A source with `pages` pages; the note is there only when the cap cut it short."""
+    query = _query(S.RUNNING, max_pages=cap)
+    while query.has_more:
+        page = query.checkpoint.page
+        following = Checkpoint(page + 1, f"c{page + 1}") if page < pages else None
+        query = query.after_page(page, records=1, inserted=1, next_checkpoint=following, now=NOW)
+    assert query.pages_fetched == min(cap, pages)
+    if cap < pages:
+        assert query.note == f"stopped at the page cap of {cap}; the source had more pages"
+    else:
+        assert query.note is None
+    assert query.to_json()["note"] == query.note
+
+
+def test_starting_gives_a_query_without_a_cap_one_and_keeps_a_cap_it_has() -> None:
+    legacy = _query(S.PENDING).started(NOW, "run-1", page_cap=50)
+    assert legacy.max_pages == 50
+    own = _query(S.PENDING, max_pages=3).started(NOW, "run-1", page_cap=50)
+    assert own.max_pages == 3
+
+
 def test_pages_must_come_in_order_to_a_running_query() -> None:
     with pytest.raises(QueryNotRunning, match="cannot store a page of a paused query"):
         _query(S.PAUSED).check_next_page(1, None)

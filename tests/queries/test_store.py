@@ -196,6 +196,17 @@ async def test_max_pages_ends_the_query(store: QueryStore) -> None:
     )
     assert not saved.has_more and saved.next_checkpoint is None
     assert saved.query.exhausted and saved.query.checkpoint == Checkpoint(page=2, cursor="n")
+    stored = await store.get(query_id)
+    assert stored.note == "stopped at the page cap of 1; the source had more pages"
+    assert (await store.complete(query_id)).note == stored.note
+
+
+async def test_start_caps_a_query_saved_without_a_cap(store: QueryStore) -> None:
+    legacy = await store.create("demo", {"q": "pizza"})
+    assert (await store.start(legacy.id, "run-1", page_cap=40)).max_pages == 40
+    assert (await store.get(legacy.id)).max_pages == 40
+    capped = await store.create("demo", {"q": "pizza"}, max_pages=2)
+    assert (await store.start(capped.id, "run-2", page_cap=40)).max_pages == 2
 
 
 async def test_records_dedupe_across_queries_of_a_source(store: QueryStore) -> None:

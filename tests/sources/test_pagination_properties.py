@@ -121,10 +121,13 @@ def test_page_number_fetches_each_record_once_and_stops(
 
 
 @given(total=totals, size=sizes, max_pages=st.integers(min_value=1, max_value=10))
-def test_max_pages_stops_after_that_many_pages(total: int, size: int, max_pages: int) -> None:
-    pagination = {"type": "page_number", "max_pages": max_pages}
+def test_max_pages_is_the_querys_cap_not_the_providers_last_page(
+    total: int, size: int, max_pages: int
+) -> None:
+    """The query applies the cap (and notes it); the strategy stops on the provider's word."""
+    pagination = {"type": "page_number", "max_pages": max_pages, "stop_on_empty_page": True}
     fetched = drive(pagination, page_server(total, size, 1, "query"), total)
-    assert fetched == list(range(min(total, max_pages * size)))
+    assert fetched == list(range(total))
 
 
 # -- offset ---------------------------------------------------------------------------------

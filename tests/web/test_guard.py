@@ -214,6 +214,7 @@ async def test_the_app_requires_the_token_for_the_api_and_the_pages(
     await real.post("/login", data={"token": TOKEN, "next": "/queries/new"})
     form = await real.get("/queries/new", headers=HTML)
     assert form.status_code == 200 and 'name="params.q"' in form.text
+    assert 'action="/logout"' in form.text  # a signed-in browser can sign out
 
 
 async def test_the_app_refuses_form_posts_without_csrf_and_cross_site_posts(

@@ -52,6 +52,7 @@ async def test_the_form_shows_the_source_parameters_with_help(client: httpx.Asyn
     assert page.status_code == 200
     assert 'name="params.q"' in page.text and "what to search for" in page.text
     assert 'name="params.location"' in page.text and 'name="max_pages"' in page.text
+    assert "at most 10000; empty: 1000, the page cap of demo" in page.text
     assert 'name="csrf_token"' in page.text
     assert page.headers["content-security-policy"].startswith("default-src 'self'")
 
@@ -71,7 +72,10 @@ async def test_an_invalid_form_is_shown_again_with_the_message_and_nothing_is_cr
     bad_pages = {**form, "params.q": "coffee", "max_pages": "0"}
     response = await client.post("/queries/new", data=bad_pages)
     assert response.status_code == 422
-    assert "a whole number from 1 to 100000" in response.text
+    assert "a whole number from 1 to 10000" in response.text
+    above_ceiling = await client.post("/queries/new", data={**bad_pages, "max_pages": "10001"})
+    assert above_ceiling.status_code == 422
+    assert "a whole number from 1 to 10000" in above_ceiling.text
     unknown = await client.post("/queries/new", data={**form, "source": "nope"})
     assert unknown.status_code == 422 and "choose one of: demo" in unknown.text
     assert (await store_of(web_app).list())[1] == 0
@@ -175,6 +179,7 @@ async def test_create_schedule_and_act_through_the_pages(tmp_path: Path) -> None
             "q": "coffee total:30",
             "location": "",
         }
+        assert query["max_pages"] == 1000  # an empty field is the source's cap
         page = await browser.get(location)
         assert "Query created and scheduled" in page.text
         assert "2 of 2 pages · 30 records (30 new)" in page.text

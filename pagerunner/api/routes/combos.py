@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...functions import page_cap
 from ...queries.batches import BatchStore
 from ...queries.combos import DEFAULT_CAP, expand
 from ..deps import ServicesDep
@@ -32,9 +33,10 @@ class RunCombos(BaseModel):
 @router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Start one query per combination")
 async def run_combos(body: RunCombos, services: ServicesDep) -> dict[str, Any]:
     source = services.sources.get(body.source)
+    max_pages = page_cap(source, services.settings, body.max_pages)
     combos = expand(body.params, source.validate_params, cap=body.max_queries)
     batch, created = await BatchStore(services.store.database).create(
-        body.source, body.params, combos, max_pages=body.max_pages
+        body.source, body.params, combos, max_pages=max_pages
     )
     for query in created:
         services.schedule_soon(query)

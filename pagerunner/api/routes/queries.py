@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...functions import page_cap
 from ...queries.model import QueryStatus
 from ..deps import ServicesDep
+from ..exports import csv_lines, ndjson_lines
 
 __all__ = ["router"]
 
@@ -36,7 +34,8 @@ class RunQuery(BaseModel):
 async def run_query(body: RunQuery, services: ServicesDep) -> dict[str, Any]:
     source = services.sources.get(body.source)
     params = source.validate_params(body.params)
-    query = await services.store.create(body.source, params, max_pages=body.max_pages)
+    max_pages = page_cap(source, services.settings, body.max_pages)
+    query = await services.store.create(body.source, params, max_pages=max_pages)
     services.schedule_soon(query)  # answer at once: the query is saved, the send follows
     return {"id": query.id, "status": query.status.value}
 
@@ -120,34 +119,10 @@ async def query_results(
     filename = f"{query.source}-{query.id}.{format}"
     headers = {"content-disposition": f'attachment; filename="{filename}"'}
     if format == "ndjson":
-        return StreamingResponse(_ndjson(rows), media_type="application/x-ndjson", headers=headers)
-    return StreamingResponse(_csv(rows), media_type="text/csv", headers=headers)
-
-
-async def _ndjson(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    async for row in rows:
-        yield (json.dumps(row, separators=(",", ":"), default=str) + "\n").encode()
-
-
-async def _csv(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    """Columns: key, page, then the first record's fields; nested values as JSON."""
-    columns: list[str] | None = None
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    async for row in rows:
-        data = row.get("data") or {}
-        if columns is None:
-            columns = list(data)
-            writer.writerow(["key", "page", *columns])
-        writer.writerow([row["key"], row.get("page"), *(_cell(data.get(c)) for c in columns)])
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
+        return StreamingResponse(
+            ndjson_lines(rows), media_type="application/x-ndjson", headers=headers
+        )
+    protect = services.settings.csv_protect_formulas
+    return StreamingResponse(
+        csv_lines(rows, protect_formulas=protect), media_type="text/csv", headers=headers
+    )
