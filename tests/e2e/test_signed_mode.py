@@ -17,8 +17,10 @@ import pytest
 
 from pagerunner.executor.signing import canonical_json, sign
 from pagerunner.settings import signed_mode_keys
+from tests.conftest import free_port
 
 from .conftest import App, fast_settings, running_app
+from .test_processes import start
 
 TOKEN = "signed-mode-token"
 KEYS = signed_mode_keys(TOKEN)
@@ -150,3 +152,37 @@ async def test_queries_run_signed_end_to_end(signed: App) -> None:
     query = await signed.until(query_id)
     assert query["status"] == "completed" and query["records_inserted"] == 30
     assert (await signed.executor_api.get("/dev", headers=BEARER)).status_code == 200
+
+
+async def test_an_executor_in_another_process_derives_the_same_keys(tmp_path: Path) -> None:
+    """`pagerunner executor` and `serve` (PAGERUNNER_EXECUTOR_URL), closed by one token."""
+    executor_port = free_port()
+    settings = fast_settings(
+        str(tmp_path / "p.db"),
+        api_token=TOKEN,
+        executor_url=f"http://127.0.0.1:{executor_port}",
+    )
+    async with running_app(settings) as app:
+        assert app.runtime.executor is None  # nothing embedded: the other process runs it
+        executor = await start(
+            [
+                "executor",
+                "--port",
+                str(executor_port),
+                "--db",
+                str(tmp_path / "exec.db"),
+                "-u",
+                f"{settings.app_origin}/api/inngest",
+            ],
+            {"PAGERUNNER_API_TOKEN": TOKEN},
+            f"http://127.0.0.1:{executor_port}/healthz",
+        )
+        try:
+            app.api.headers.update(BEARER)
+            query = await app.until(await app.run("tea total:15"), timeout_s=30)
+            assert query["status"] == "completed" and query["records_inserted"] == 15
+            registration = await app.executor_api.post("/fn/register", json={"appname": "x"})
+            assert registration.status_code == 401
+        finally:
+            executor.terminate()
+            await executor.wait()
