@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Connection, Row, bindparam, func, select
 
 from pagerunner.sources.base import Checkpoint, Page
 
+from ..safetext import scrub
 from ..sqlstore import Database
 from . import records as rows
 from .model import (
@@ -68,6 +69,11 @@ def _query_from_row(row: Row[Any]) -> Query:
 
 
 def _query_values(query: Query) -> dict[str, Any]:
+    # Provider text may hold lone surrogates, which a text column cannot store.
+    return {k: scrub(v) if isinstance(v, str) else v for k, v in _columns(query).items()}
+
+
+def _columns(query: Query) -> dict[str, Any]:
     return {
         "id": query.id,
         "source": query.source,

@@ -10,21 +10,22 @@ like the first render. Domain errors become messages on the page, never a 500.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import jinja2
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi import status as http
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import URL
 
-from ..api.deps import ServicesDep
+from ..api.deps import Offset, ServicesDep
 from ..api.services import SchedulingError, Services
 from ..functions import FUNCTION_ID, page_cap
-from ..guard import CsrfChecked, csrf_token
+from ..guard import SESSION_COOKIE, CsrfChecked, csrf_token
 from ..queries.batches import BatchStore
 from ..queries.model import InvalidTransition, QueryError, QueryNotFound, QueryStatus, utcnow
+from ..safetext import scrub_rendered
 from ..sources.base import BadRequestError, Source
 from .views import NOTICES, Pager, QueryView, ResultsTable
 
@@ -54,6 +55,7 @@ templates = Jinja2Templates(
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=scrub_rendered,  # a stored lone surrogate must not break the page
     )
 )
 
@@ -69,6 +71,7 @@ def render(
         "csrf_token": csrf_token(request),
         "dashboard": _dashboard_links(services, None),
         "path": request.url.path,
+        "signed_in": SESSION_COOKIE in request.cookies,
     }
     response: HTMLResponse = templates.TemplateResponse(
         request,
@@ -112,7 +115,7 @@ async def queries_page(
     services: ServicesDep,
     status: str = "",
     source: str = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     fragment: bool = False,
 ) -> HTMLResponse:
     """Every query, newest first, filtered by status and source; refreshes itself."""
@@ -260,7 +263,7 @@ async def query_page(
     request: Request,
     query_id: str,
     services: ServicesDep,
-    results_offset: Annotated[int, Query(ge=0)] = 0,
+    results_offset: Offset = 0,
     fragment: bool = False,
     done: str = "",
 ) -> Response:

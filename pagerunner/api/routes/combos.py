@@ -10,11 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...functions import page_cap
 from ...queries.batches import BatchStore
 from ...queries.combos import DEFAULT_CAP, expand
-from ..deps import ServicesDep
+from ..deps import Offset, ServicesDep
+from ..errors import NOT_FOUND, UNAVAILABLE
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/combos", tags=["combos"])
+router = APIRouter(prefix="/api/combos", tags=["combos"], responses=UNAVAILABLE)
 
 
 class RunCombos(BaseModel):
@@ -43,17 +44,21 @@ async def run_combos(body: RunCombos, services: ServicesDep) -> dict[str, Any]:
     return {"id": batch.id, "queries": len(created), "query_ids": [q.id for q in created]}
 
 
-@router.get("/{batch_id}", summary="A combo's progress and its queries")
+@router.get("/{batch_id}", summary="A combo's progress and its queries", responses=NOT_FOUND)
 async def get_combo(batch_id: str, services: ServicesDep) -> dict[str, Any]:
     return await BatchStore(services.store.database).summary(batch_id)
 
 
-@router.get("/{batch_id}/results", summary="Every distinct record the combo found, once")
+@router.get(
+    "/{batch_id}/results",
+    summary="Every distinct record the combo found, once",
+    responses=NOT_FOUND,
+)
 async def combo_results(
     batch_id: str,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     items, total = await BatchStore(services.store.database).results(
         batch_id, limit=limit, offset=offset

@@ -10,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...functions import page_cap
 from ...queries.model import QueryStatus
-from ..deps import ServicesDep
+from ..deps import Offset, ServicesDep
+from ..errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from ..exports import csv_lines, ndjson_lines
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/queries", tags=["queries"])
+router = APIRouter(prefix="/api/queries", tags=["queries"], responses=UNAVAILABLE)
 
 
 class RunQuery(BaseModel):
@@ -46,7 +47,7 @@ async def list_queries(
     status_filter: Annotated[QueryStatus | None, Query(alias="status")] = None,
     source: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     queries, total = await services.store.list(
         status=status_filter.value if status_filter else None,
@@ -62,7 +63,9 @@ async def list_queries(
     }
 
 
-@router.get("/{query_id}", summary="One query: status, progress, error, checkpoint")
+@router.get(
+    "/{query_id}", summary="One query: status, progress, error, checkpoint", responses=NOT_FOUND
+)
 async def get_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
     return (await services.store.get(query_id)).to_json()
 
@@ -71,6 +74,7 @@ async def get_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
     "/{query_id}/resume",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Continue a paused, failed or cancelled query from its checkpoint",
+    responses={**NOT_FOUND, **CONFLICT},
 )
 async def resume_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
     query = await services.resume(query_id)
@@ -81,6 +85,7 @@ async def resume_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
     "/{query_id}/pause",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Pause after the page in flight",
+    responses={**NOT_FOUND, **CONFLICT},
 )
 async def pause_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
     return (await services.store.request_pause(query_id)).to_json()
@@ -90,6 +95,7 @@ async def pause_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
     "/{query_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Cancel; records fetched so far are kept",
+    responses={**NOT_FOUND, **CONFLICT},
 )
 async def cancel_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
     query = await services.store.cancel(query_id)
@@ -97,19 +103,23 @@ async def cancel_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
     return query.to_json()
 
 
-@router.get("/{query_id}/pages", summary="The page log")
+@router.get("/{query_id}/pages", summary="The page log", responses=NOT_FOUND)
 async def query_pages(query_id: str, services: ServicesDep) -> dict[str, Any]:
     pages = await services.store.pages(query_id)
     return {"items": [p.to_json() for p in pages]}
 
 
-@router.get("/{query_id}/results", summary="Records (paged JSON, or CSV / NDJSON export)")
+@router.get(
+    "/{query_id}/results",
+    summary="Records (paged JSON, or CSV / NDJSON export)",
+    responses=NOT_FOUND,
+)
 async def query_results(
     query_id: str,
     services: ServicesDep,
     format: Literal["json", "csv", "ndjson"] = "json",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     query = await services.store.get(query_id)
     if format == "json":
