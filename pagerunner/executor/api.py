@@ -245,8 +245,6 @@ async def list_apps(executor: ExecutorDep) -> dict[str, Any]:
 
 @v1.post("/apps/{app_name}/sync", tags=["apps"], summary="Re-sync a known app")
 async def resync(app_name: str, executor: ExecutorDep) -> dict[str, Any]:
-    # Only apps already known by name: this endpoint never reaches a caller-given URL.
-    known = {a["name"]: a["url"] for a in await executor.db.read(views.list_apps)}
-    if app_name not in known:
-        raise NotFoundError(f"app '{app_name}' not found")
-    return _wrap(await executor.sync_app(known[app_name]))
+    # By name only: a synced app's URL, or those the executor was given (-u) that have not
+    # answered yet. This endpoint never reaches a caller-given URL.
+    return _wrap(await executor.resync(app_name))

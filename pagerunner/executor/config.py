@@ -26,6 +26,8 @@ class ExecutorConfig:
     session_ttl_s: float = 12 * 3600
     secure_cookies: bool = False
     backoff: Backoff = field(default_factory=Backoff)
+    # Between attempts to sync an app URL that does not answer yet (0.5 s doubling to 5 s).
+    sync_backoff: Backoff = field(default_factory=lambda: Backoff(base_s=0.5, cap_s=5.0))
     max_inflight: int = 32
     call_timeout_s: float = 600.0
     poll_interval_s: float = 0.5

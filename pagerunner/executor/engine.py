@@ -21,7 +21,7 @@ from ..sqlstore import Database
 from . import jobs, transitions
 from .calls import CallOutcome, build_request, call_url, interpret
 from .config import ExecutorConfig
-from .errors import RegistrationError, StoreError, TransportError
+from .errors import ExecutorError, NotFoundError, RegistrationError, StoreError, TransportError
 from .functions import FunctionDef, parse_registration
 from .lease import LeaderLease
 from .machine import StateMachine
@@ -31,7 +31,7 @@ from .retention import purge
 from .runstate import RUNNING, RunState
 from .signing import sign
 from .slots import Slots
-from .store.schema import metadata
+from .store.migrate import upgrade
 from .transport import AppTransport
 
 __all__ = ["Executor"]
@@ -63,8 +63,8 @@ class Executor:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store, load functions and start driving the queue."""
-        await self.db.write(metadata.create_all)
+        """Open the store (migrating its tables), load functions and start driving the queue."""
+        await self.db.write(upgrade)
         await self.db.read(self.registry.load)
         self._tasks = [
             asyncio.create_task(self._drive(), name="executor-drive"),
@@ -74,12 +74,30 @@ class Executor:
         log.info("executor_started", db=self.db.url.split("@")[-1], owner=self.lease.owner)
 
     async def sync_configured_apps(self) -> None:
-        """Sync every app URL given at start-up; failures are logged, not fatal."""
-        for url in self.config.app_urls:
+        """Sync every app URL given at start-up, once; each that fails is retried in the
+        background with backoff until it answers (the app may start after the executor).
+        """
+        urls = self.config.app_urls
+        await self._write(self.registry.expect, urls, time.time())
+        for url in urls:
             try:
                 await self.sync_app(url)
             except RegistrationError as exc:
                 log.warning("app_sync_failed", url=url, error=str(exc))
+                self._tasks.append(asyncio.create_task(self._keep_syncing(url, str(exc))))
+
+    async def _keep_syncing(self, url: str, error: str) -> None:
+        attempt = 0
+        while True:
+            await asyncio.sleep(self.config.sync_backoff.delay(attempt))
+            attempt += 1
+            try:
+                await self.sync_app(url)
+                return
+            except ExecutorError as exc:
+                if str(exc) != error:  # log a change, not every attempt
+                    log.warning("app_sync_failed", url=url, error=str(exc), attempt=attempt)
+                error = str(exc)
 
     async def stop(self) -> None:
         """Stop claiming work, let calls in flight finish (up to the grace period)."""
@@ -131,7 +149,52 @@ class Executor:
         return {"ok": True, "modified": modified, "app_id": registration.app_name}
 
     async def sync_app(self, url: str) -> dict[str, Any]:
-        """Ask the app at `url` to sync (a PUT, as the Inngest dev server does)."""
+        """Ask the app at `url` to sync (a PUT, as the Inngest dev server does).
+
+        A failure is kept on the app's row (shown on the Apps page) and raised as
+        `RegistrationError`. When the app answers for the first time, the events
+        that arrived while it was awaited start their runs (`transitions.catch_up`).
+        """
+        try:
+            answer = await self._request_sync(url)
+        except RegistrationError as exc:
+            await self._write(self.registry.record_sync_error, url, str(exc))
+            raise
+        app_name = answer.get("app_id")
+        if isinstance(app_name, str):
+            started = await self._write(
+                transitions.catch_up, self.machine, url, app_name, time.time()
+            )
+            if started:
+                log.info("awaited_events_started", app=app_name, runs=started)
+        return answer
+
+    async def resync(self, app_name: str) -> dict[str, Any]:
+        """Sync the app named `app_name` again, at the URL it was synced from.
+
+        A name not known yet may be the id of an app given to the executor that
+        has not answered so far: those URLs are tried. No other URL ever is.
+        Raises `NotFoundError` (with why the awaited URLs failed) or `RegistrationError`.
+        """
+        known = await self.db.read(self.registry.known_apps)
+        for app in known:
+            if app.reached and app.name == app_name:
+                return await self.sync_app(app.url)
+        failures = []
+        for app in known:
+            if app.reached:
+                continue
+            try:
+                answer = await self.sync_app(app.url)
+            except RegistrationError as exc:
+                failures.append(str(exc))
+                continue
+            if answer.get("app_id") == app_name:
+                return answer
+        detail = f" (apps not reached yet: {'; '.join(failures)})" if failures else ""
+        raise NotFoundError(f"app '{app_name}' not found{detail}")
+
+    async def _request_sync(self, url: str) -> dict[str, Any]:
         body = b'{"url":"' + url.encode() + b'"}'
         headers = {
             "content-type": "application/json",

@@ -26,7 +26,7 @@ from .registry import Registry
 from .runstate import CANCELLED, FAILED, RUNNING, RunState, load_run, upsert_step
 from .store.schema import debounces, events, runs, steps, waits
 
-__all__ = ["FINISHED", "MAX_EVENT_BYTES", "Skipped", "StateMachine"]
+__all__ = ["FINISHED", "INVOKED", "MAX_EVENT_BYTES", "Skipped", "StateMachine"]
 
 log = structlog.get_logger("pagerunner.executor")
 

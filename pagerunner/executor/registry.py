@@ -3,13 +3,17 @@
 Re-syncing an app replaces its function set; functions that disappeared are
 retired (their finished runs stay visible). Lookups by trigger happen on every
 event, so they use the in-memory index rather than the database.
+
+An app URL the executor is given but that has not answered yet is an app row
+named by its URL with `reached` false (a *placeholder*): the Apps page shows it
+with its last sync error, and the sync endpoint can try it by the app's id.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, select
 
@@ -17,7 +21,17 @@ from .expressions import compile_expression
 from .functions import FunctionDef, Registration
 from .store.schema import apps, functions
 
-__all__ = ["Registry"]
+__all__ = ["NOT_REACHED", "KnownApp", "Registry", "placeholder_name"]
+
+NOT_REACHED = "not reached yet"
+
+
+class KnownApp(NamedTuple):
+    """An app row: a synced app, or (`reached` false) a URL whose app has not answered."""
+
+    name: str
+    url: str
+    reached: bool
 
 
 class Registry:
@@ -67,6 +81,7 @@ class Registry:
             "function_count": len(reg.functions),
             "synced_at": now,
             "error": None,
+            "reached": True,
         }
         if previous is None:
             conn.execute(apps.insert().values(name=reg.app_name, **values))
@@ -92,6 +107,40 @@ class Registry:
         self._functions.update({fn.id: fn for fn in reg.functions})
         return previous != reg.checksum
 
+    def expect(self, conn: Connection, urls: Iterable[str], now: float) -> None:
+        """A placeholder for each of `urls` that no app row has yet: awaited from `now`."""
+        for url in urls:
+            if conn.execute(select(apps.c.name).where(apps.c.url == url)).first() is None:
+                conn.execute(
+                    apps.insert().values(
+                        name=placeholder_name(url),
+                        url=url,
+                        checksum="",
+                        synced_at=now,
+                        error=NOT_REACHED,
+                        reached=False,
+                    )
+                )
+
+    def record_sync_error(self, conn: Connection, url: str, error: str) -> None:
+        """Keep the last failed sync of `url` on its app row(s), for the Apps page."""
+        conn.execute(apps.update().where(apps.c.url == url).values(error=error))
+
+    def take_placeholder(self, conn: Connection, url: str) -> float | None:
+        """Remove the placeholder of `url` (its app answered); since when it was awaited."""
+        name = placeholder_name(url)
+        since: float | None = conn.execute(
+            select(apps.c.synced_at).where(apps.c.name == name, apps.c.reached.is_(False))
+        ).scalar_one_or_none()
+        if since is not None:
+            conn.execute(delete(apps).where(apps.c.name == name, apps.c.reached.is_(False)))
+        return since
+
+    def known_apps(self, conn: Connection) -> list[KnownApp]:
+        """Every app row, placeholders included."""
+        rows = conn.execute(select(apps.c.name, apps.c.url, apps.c.reached).order_by(apps.c.name))
+        return [KnownApp(r.name, r.url, r.reached) for r in rows]
+
     def record_error(self, conn: Connection, app_name: str, url: str, error: str) -> None:
         """Remember a failed sync so the dashboard can show it."""
         existing = (
@@ -105,3 +154,8 @@ class Registry:
             )
         else:
             conn.execute(apps.update().where(apps.c.name == app_name).values(error=error))
+
+
+def placeholder_name(url: str) -> str:
+    """The name of the app row that stands for `url` until its app answers."""
+    return url[:255]  # an app id never contains "://", so it never clashes with one

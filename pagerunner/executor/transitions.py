@@ -19,15 +19,16 @@ from .calls import CallOutcome
 from .errors import ConflictError, NotFoundError
 from .flow import evaluate_key, gcra_reserve
 from .functions import FunctionDef
-from .machine import Skipped, StateMachine
+from .machine import INVOKED, Skipped, StateMachine
 from .outcomes import CallRecord, apply_outcome
 from .registry import Registry
 from .runstate import CANCELLED, FAILED, RUNNING, RunState, load_run
-from .store.schema import runs, steps, waits
+from .store.schema import events, runs, steps, waits
 
 __all__ = [
     "apply_call",
     "cancel",
+    "catch_up",
     "claim_due",
     "fail_unregistered",
     "load_call_state",
@@ -180,3 +181,43 @@ def run_row(conn: Connection, run_id: str) -> Mapping[str, Any] | None:
 def run_ids_for_event(conn: Connection, event_id: str) -> Sequence[str]:
     rows = conn.execute(select(runs.c.id).where(runs.c.event_id == event_id).order_by(runs.c.id))
     return list(rows.scalars().all())
+
+
+def catch_up(conn: Connection, machine: StateMachine, url: str, app_name: str, now: float) -> int:
+    """Runs for the events that arrived while the app at `url` was awaited; how many.
+
+    Called when an app given to the executor answers its first sync: each event
+    received since the executor began waiting for it gets the runs of that app's
+    functions it would have started had the app been reached, in arrival order
+    and through the same flow control. An event that has such a run (or was
+    skipped by it) already gets nothing, so calling this twice changes nothing.
+    """
+    since = machine.registry.take_placeholder(conn, url)
+    if since is None:
+        return 0
+    rows = conn.execute(
+        select(events.c.id, events.c.payload, events.c.skipped)
+        .where(events.c.received_at >= since, events.c.name != INVOKED)
+        .order_by(events.c.received_at, events.c.id)
+    ).all()
+    created = 0
+    for row in rows:
+        skipped = dict(row.skipped or {})
+        for fn in machine.registry.matching(row.payload):
+            if fn.app_name != app_name or fn.id in skipped or _has_run(conn, row.id, fn.id):
+                continue
+            user_id = row.payload["id"] if row.payload["id"] != row.id else None
+            result = machine.create_run(conn, fn, [row.payload], row.id, now=now, dedupe_id=user_id)
+            if isinstance(result, Skipped):
+                skipped[fn.id] = result.reason
+                conn.execute(events.update().where(events.c.id == row.id).values(skipped=skipped))
+            else:
+                created += 1
+    return created
+
+
+def _has_run(conn: Connection, event_id: str, fn_id: str) -> bool:
+    found = conn.execute(
+        select(runs.c.id).where(runs.c.event_id == event_id, runs.c.function_id == fn_id).limit(1)
+    ).first()
+    return found is not None

@@ -242,8 +242,10 @@ def list_apps(conn: Connection) -> list[dict[str, Any]]:
             "sdk": r.sdk,
             "framework": r.framework,
             "function_count": r.function_count,
-            "synced_at": iso(r.synced_at),
+            # An app not reached yet has never synced: its row only stands for its URL.
+            "synced_at": iso(r.synced_at) if r.reached else None,
             "error": r.error,
+            "reached": r.reached,
         }
         for r in rows
     ]

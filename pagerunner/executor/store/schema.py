@@ -5,9 +5,16 @@ apps and functions (what was synced), events, runs, steps and their attempts
 (what the dashboard shows), jobs (the durable queue of calls to make), waits
 (paused steps and cancel listeners), flow-control keys and the leader lease.
 JSON columns hold protocol payloads as they were sent or received.
+
+Any change here needs a migration in `migrations/versions/` (a test compares
+the migrated schema with this metadata). The version table is
+`exec_alembic_version`, so the query store's `pr_*` tables can share the
+database: `include_name` keeps Alembic's eyes on `exec_*` only.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -22,7 +29,29 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
+
+__all__ = [
+    "PREFIX",
+    "VERSION_TABLE",
+    "apps",
+    "attempts",
+    "debounces",
+    "events",
+    "flow_keys",
+    "functions",
+    "include_name",
+    "jobs",
+    "leases",
+    "metadata",
+    "runs",
+    "steps",
+    "waits",
+]
+
+PREFIX = "exec_"
+VERSION_TABLE = "exec_alembic_version"
 
 metadata = MetaData()
 
@@ -40,8 +69,11 @@ apps = Table(
     Column("capabilities", JSON, nullable=False, default=dict),
     Column("checksum", String(64), nullable=False),
     Column("function_count", Integer, nullable=False, default=0),
-    Column("synced_at", Float, nullable=False),
+    Column("synced_at", Float, nullable=False),  # not reached: since when it is awaited
     Column("error", Text, nullable=True),
+    # False: an app URL the executor was given (`-u`) that has not answered a sync yet.
+    # Its row is named by the URL until then, so the Apps page and the sync endpoint know it.
+    Column("reached", Boolean, nullable=False, default=True, server_default=true()),
 )
 
 functions = Table(
@@ -177,3 +209,10 @@ leases = Table(
     Column("expires_at", Float, nullable=False),
     UniqueConstraint("name"),
 )
+
+
+def include_name(name: str | None, type_: str, _parent_names: Any = None) -> bool:
+    """Alembic filter: only the executor's tables (never the query store's `pr_*`)."""
+    if type_ == "table":
+        return name is not None and name.startswith(PREFIX) and name != VERSION_TABLE
+    return True
