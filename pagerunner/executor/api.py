@@ -15,9 +15,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from ..edge import EDGE_RESPONSES, InputLimits, SafeJSONResponse, install_edge
+from ..edge import EDGE_RESPONSES, SafeJSONResponse, install_edge
 from ..guard import Guard
 from . import views
+from .config import INTAKE_LIMITS
 from .dashboard import install_dashboard
 from .engine import Executor
 from .errors import (
@@ -26,6 +27,7 @@ from .errors import (
     InvalidEventError,
     NotFoundError,
     RegistrationError,
+    StoreError,
 )
 from .signing import check_bearer
 from .timeparse import now_utc, to_iso
@@ -39,7 +41,13 @@ def _wrap(data: Any, **metadata: Any) -> dict[str, Any]:
 
 def _errors(_request: Request, exc: ExecutorError) -> JSONResponse:
     status = (
-        404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, ConflictError) else 400
+        404
+        if isinstance(exc, NotFoundError)
+        else 409
+        if isinstance(exc, ConflictError)
+        else 503
+        if isinstance(exc, StoreError)
+        else 400
     )
     return JSONResponse({"error": str(exc)}, status_code=status)
 
@@ -51,11 +59,6 @@ def get_executor(request: Request) -> Executor:
 
 ExecutorDep = Annotated[Executor, Depends(get_executor)]
 PUBLIC_PATHS = ("/e/", "/fn/register", "/healthz")
-#: Events and registrations as SDKs send them: any text, bounded in size and depth
-#: (Inngest takes batches of up to 10 MiB).
-INTAKE_LIMITS = InputLimits(
-    max_body_bytes=10 * 1024 * 1024, max_depth=100, max_text_chars=None, control_chars=True
-)
 _REFUSED: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed: the reason is in `error`"},
     401: {"description": "The event key or the signing key is not accepted"},
@@ -68,6 +71,7 @@ v1 = APIRouter(
         401: {"description": "The API token is required"},
         404: {"description": "No such run, event or app"},
         409: {"description": "The run's status does not allow this action"},
+        503: {"description": "The executor's database did not answer; retry"},
     },
 )
 

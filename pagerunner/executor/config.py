@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..edge import InputLimits
 from .backoff import Backoff
 
-__all__ = ["ExecutorConfig"]
+__all__ = ["INTAKE_LIMITS", "ExecutorConfig"]
+
+#: Events and registrations as SDKs send them: any text, bounded in size and depth
+#: (Inngest takes batches of up to 10 MiB).
+INTAKE_LIMITS = InputLimits(
+    max_body_bytes=10 * 1024 * 1024, max_depth=100, max_text_chars=None, control_chars=True
+)
 
 
 @dataclass(frozen=True)

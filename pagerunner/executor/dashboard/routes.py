@@ -21,8 +21,10 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import Connection
 
+from ...edge import InputError, check_json
 from ...guard import CsrfChecked
 from .. import views
+from ..config import INTAKE_LIMITS
 from ..engine import Executor
 from ..errors import ConflictError, ExecutorError, InvalidEventError, NotFoundError
 from .describe import describe_function
@@ -293,9 +295,9 @@ def parse_event_form(text: str) -> tuple[list[Any], str | None, int]:
     if not text.strip():
         return [], 'Type an event, e.g. {"name": "test/hello", "data": {}}.', 400
     try:
-        body = json.loads(text)
-    except ValueError as exc:
-        return [], f"The event is not valid JSON: {exc}.", 400
+        body = check_json(text.encode(), INTAKE_LIMITS)
+    except InputError as exc:
+        return [], f"The event is not valid: {exc.message}.", 400
     batch = body if isinstance(body, list) else [body]
     if not batch:
         return [], "The list has no events.", 422
