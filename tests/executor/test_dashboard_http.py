@@ -131,6 +131,8 @@ async def test_posts_without_the_csrf_token_are_refused(h: Harness) -> None:
     ("payload", "status", "message"),
     [
         ('{"name": "test/sequential", ', 400, "not valid JSON"),
+        ("[" * 3000 + "]" * 3000, 400, "deeper than 100 levels"),
+        ('{"name": "test/x", "data": {"n": NaN}}', 400, "NaN is not a JSON number"),
         ("", 400, "Type an event"),
         ("[]", 422, "no events"),
         ('{"name": "inngest/function.failed", "data": {}}', 422, "reserved"),
