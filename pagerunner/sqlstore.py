@@ -29,12 +29,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import NullPool, QueuePool
 
-__all__ = ["Database", "sqlite_pragmas", "sync_url"]
+__all__ = ["Database", "migrate_database", "sqlite_pragmas", "sync_url"]
 
 T = TypeVar("T")
 
@@ -78,6 +78,30 @@ def sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+async def migrate_database(
+    url: str, upgrade: Callable[[Connection], None], *, error: Callable[[str], Exception]
+) -> None:
+    """Run a store's `upgrade` (Alembic, synchronous) in one write transaction on `url`.
+
+    It runs in a worker thread on an engine of its own; database errors become `error`.
+    """
+
+    def run() -> None:
+        engine = create_engine(sync_url(url), poolclass=NullPool)
+        if engine.dialect.name == "sqlite":
+            sqlite_pragmas(engine, immediate=True)
+        try:
+            with engine.begin() as conn:
+                upgrade(conn)
+        finally:
+            engine.dispose()
+
+    try:
+        await asyncio.to_thread(run)
+    except SQLAlchemyError as exc:
+        raise error(f"migration failed: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _describe(exc: SQLAlchemyError) -> str:

@@ -2,8 +2,9 @@
 
 `await migrate(url)` brings the `pr_*` tables to the newest revision. Alembic is
 synchronous, so it runs in a worker thread on a synchronous engine (`sqlite:///`
-or `postgresql+psycopg://`). For development, `alembic_config(url)` gives a
-`Config` usable with `alembic.command`, e.g. to autogenerate a revision:
+or `postgresql+psycopg://`, see `sqlstore.migrate_database`). For development,
+`alembic_config(url)` gives a `Config` usable with `alembic.command`, e.g. to
+autogenerate a revision:
 
     from alembic import command
     command.revision(alembic_config("dev.db"), "add x", autogenerate=True)
@@ -11,42 +12,36 @@ or `postgresql+psycopg://`). For development, `alembic_config(url)` gives a
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, pool
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection
 
-from ..sqlstore import sqlite_pragmas, sync_url
+from ..sqlstore import migrate_database, sync_url
 from .model import StoreError
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "migrate"]
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "migrate", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def alembic_config(url: str) -> Config:
-    """An Alembic `Config` for the query store's migrations on database `url`."""
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic `Config` for the query store's migrations (on database `url`, if given)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    # '%' is ConfigParser's interpolation character (passwords may contain it).
-    config.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
+    if url is not None:
+        # '%' is ConfigParser's interpolation character (passwords may contain it).
+        config.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
     return config
 
 
-def _upgrade(url: str, revision: str) -> None:
-    config = alembic_config(url)
-    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
-    if engine.dialect.name == "sqlite":
-        sqlite_pragmas(engine, immediate=True)
-    try:
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
-    finally:
-        engine.dispose()
+def upgrade(conn: Connection, revision: str = "head") -> None:
+    """Bring the `pr_*` tables on `conn` to `revision`, inside the caller's transaction."""
+    config = alembic_config()
+    config.attributes["connection"] = conn
+    command.upgrade(config, revision)
 
 
 async def migrate(url: str, revision: str = "head") -> None:
@@ -54,7 +49,4 @@ async def migrate(url: str, revision: str = "head") -> None:
 
     Raises `StoreError` if the database cannot be reached or a migration fails.
     """
-    try:
-        await asyncio.to_thread(_upgrade, url, revision)
-    except SQLAlchemyError as exc:
-        raise StoreError(f"migration failed: {exc.__class__.__name__}: {exc}") from exc
+    await migrate_database(url, functools.partial(upgrade, revision=revision), error=StoreError)

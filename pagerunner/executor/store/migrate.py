@@ -16,16 +16,15 @@ autogenerate a revision:
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, create_engine, inspect, pool
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, inspect
 
-from ...sqlstore import sqlite_pragmas, sync_url
+from ...sqlstore import migrate_database, sync_url
 from ..errors import StoreError
 from .schema import VERSION_TABLE
 
@@ -67,23 +66,9 @@ def _made_by_create_all(conn: Connection) -> bool:
     return VERSION_TABLE not in tables and "exec_runs" in tables
 
 
-def _upgrade_url(url: str, revision: str) -> None:
-    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
-    if engine.dialect.name == "sqlite":
-        sqlite_pragmas(engine, immediate=True)
-    try:
-        with engine.begin() as conn:
-            upgrade(conn, revision)
-    finally:
-        engine.dispose()
-
-
 async def migrate(url: str, revision: str = "head") -> None:
     """Upgrade the executor's tables in database `url` to `revision` (default: newest).
 
     Raises `StoreError` if the database cannot be reached or a migration fails.
     """
-    try:
-        await asyncio.to_thread(_upgrade_url, url, revision)
-    except SQLAlchemyError as exc:
-        raise StoreError(f"migration failed: {exc.__class__.__name__}: {exc}") from exc
+    await migrate_database(url, functools.partial(upgrade, revision=revision), error=StoreError)
