@@ -258,6 +258,10 @@ async def test_api_token_guards_the_dashboard_and_api_but_not_intake(tmp_path: P
         assert signed_in.status_code == 303
         runs = await h.api.get("/runs", headers=HTML)
         assert runs.status_code == 200 and "testapp-sequential" in runs.text
+        assert 'action="/logout"' in runs.text
+        out = await h.api.post("/logout")
+        assert out.status_code == 303
+        assert (await h.api.get("/runs", headers=HTML)).status_code == 303  # signed out
 
 
 def test_durations_read_like_people_write_them() -> None:
