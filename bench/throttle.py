@@ -73,8 +73,8 @@ from pagerunner.queries import credentials as limiter_module
 from pagerunner.queries.credentials import Claim, CredentialLimiter
 from pagerunner.runtime import running_pagerunner
 from pagerunner.settings import Settings
+from pagerunner.simulator import Simulator, SimulatorConfig, max_in_window
 from pagerunner.sources.declarative import DeclarativeSource
-from pagerunner.sources.simulator import Simulator, SimulatorConfig, max_in_window
 
 TARGET_RATIO = 0.95
 RESULTS_PER_PAGE = 20

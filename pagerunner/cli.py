@@ -14,7 +14,7 @@ from . import cli_combos, cli_queries, cli_sources
 from .executor import Backoff, ExecutorConfig, running_executor, serve_http
 from .logging import configure_logging
 from .settings import signed_mode_keys
-from .sources.simulator import Simulator, SimulatorConfig
+from .simulator import Simulator, SimulatorConfig
 
 __all__ = ["app", "main"]
 

@@ -20,7 +20,7 @@ from .app import create_app
 from .executor import Backoff, Executor, ExecutorConfig, running_executor, serve_http
 from .queries.migrate import migrate
 from .settings import Settings
-from .sources.simulator import Simulator, SimulatorConfig
+from .simulator import Simulator, SimulatorConfig
 
 __all__ = ["Runtime", "running_pagerunner"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from pagerunner.sources.simulator import Fault
+from pagerunner.simulator import Fault
 from tests.e2e.conftest import App, fast_settings, running_app
 
 from .conftest import origin

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from pagerunner.sources.simulator import Fault
+from pagerunner.simulator import Fault
 from tests.e2e.conftest import App, fast_settings, running_app
 
 from .conftest import origin

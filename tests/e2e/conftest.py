@@ -14,7 +14,7 @@ import pytest
 
 from pagerunner.runtime import Runtime, running_pagerunner
 from pagerunner.settings import Settings
-from pagerunner.sources.simulator import Simulator
+from pagerunner.simulator import Simulator
 from tests.conftest import free_port
 
 TERMINAL = {"completed", "failed", "paused", "cancelled"}

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pagerunner.sources.simulator import Fault
+from pagerunner.simulator import Fault
 from tests.conftest import free_port
 
 from .conftest import App, process_env

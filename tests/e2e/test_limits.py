@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pagerunner.sources.simulator import Fault, max_in_window
+from pagerunner.simulator import Fault, max_in_window
 
 from .conftest import App, fast_settings, running_app
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pagerunner.sources.simulator import Fault
+from pagerunner.simulator import Fault
 from tests.postgres import fresh_database
 
 from .conftest import App, fast_settings, running_app

@@ -22,6 +22,8 @@ import httpx
 import pytest
 
 from pagerunner.executor import serve_http
+from pagerunner.simulator import Fault, Simulator, SimulatorConfig
+from pagerunner.simulator.profiles import apollo, github, places_legacy, places_new, serpapi
 from pagerunner.sources.base import (
     Checkpoint,
     ProviderError,
@@ -31,8 +33,6 @@ from pagerunner.sources.base import (
 )
 from pagerunner.sources.loader import PRESETS_DIR, load_sources
 from pagerunner.sources.pagination import PaginationState
-from pagerunner.sources.simulator import Fault, Simulator, SimulatorConfig
-from pagerunner.sources.simulator.profiles import apollo, github, places_legacy, places_new, serpapi
 from tests.conftest import free_port
 from tests.e2e.conftest import App, fast_settings, running_app
 

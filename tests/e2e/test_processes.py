@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from pagerunner.executor import serve_http
-from pagerunner.sources.simulator import Simulator, SimulatorConfig
+from pagerunner.simulator import Simulator, SimulatorConfig
 from tests.conftest import free_port
 
 from .conftest import process_env

@@ -10,7 +10,7 @@ import re
 import time
 from pathlib import Path
 
-from pagerunner.sources.simulator import Fault
+from pagerunner.simulator import Fault
 
 from .conftest import App, fast_settings, running_app
 

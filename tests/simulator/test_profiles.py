@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from pagerunner.executor import serve_http
-from pagerunner.sources.simulator import Fault, Simulator, SimulatorConfig
-from pagerunner.sources.simulator.profiles import apollo, github, places_legacy, places_new, serpapi
+from pagerunner.simulator import Fault, Simulator, SimulatorConfig
+from pagerunner.simulator.profiles import apollo, github, places_legacy, places_new, serpapi
 from tests.conftest import free_port
 
 KEY, OTHER = "demo-key", "other-key"

@@ -16,16 +16,16 @@ from typing import Any
 import httpx
 import pytest
 
-import pagerunner.sources.simulator as simulator_package
+import pagerunner.simulator as simulator_package
 from pagerunner.executor import serve_http
-from pagerunner.sources.simulator import (
+from pagerunner.simulator import (
     Fault,
     KeyLimits,
     Simulator,
     SimulatorConfig,
     max_in_window,
 )
-from pagerunner.sources.simulator.traffic import Traffic
+from pagerunner.simulator.traffic import Traffic
 from tests.conftest import free_port
 
 KEY = "demo-key"
