@@ -49,6 +49,7 @@ def _pagerunner_imports(path: Path) -> set[str]:
             (
                 "pagerunner.queries",
                 "pagerunner.sources",
+                "pagerunner.simulator",
                 "pagerunner.api",
                 "pagerunner.functions",
                 "pagerunner.app",
@@ -57,9 +58,24 @@ def _pagerunner_imports(path: Path) -> set[str]:
         ),
         (
             "queries",
-            ("pagerunner.executor", "pagerunner.api", "pagerunner.functions", "fastapi", "inngest"),
+            (
+                "pagerunner.executor",
+                "pagerunner.api",
+                "pagerunner.functions",
+                "pagerunner.simulator",
+                "fastapi",
+                "inngest",
+            ),
         ),
-        ("sources", ("pagerunner.queries", "pagerunner.api", "pagerunner.functions")),
+        (
+            "sources",
+            (
+                "pagerunner.queries",
+                "pagerunner.api",
+                "pagerunner.functions",
+                "pagerunner.simulator",
+            ),
+        ),
     ],
 )
 def test_parts_import_only_what_the_design_allows(part: str, forbidden: tuple[str, ...]) -> None:
@@ -72,3 +88,11 @@ def test_parts_import_only_what_the_design_allows(part: str, forbidden: tuple[st
             if name in ("fastapi", "inngest"):
                 bad = [name] if f"import {name}" in text or f"from {name}" in text else []
             assert not bad, f"{path} imports {bad}"
+
+
+def test_the_simulator_imports_nothing_else_of_pagerunner() -> None:
+    """A test double of the outside world: sources, queries, the executor … are its clients."""
+    root = Path(pagerunner.__file__).parent / "simulator"
+    for path in root.rglob("*.py"):
+        outside = [i for i in _pagerunner_imports(path) if not i.startswith("pagerunner.simulator")]
+        assert not outside, f"{path} imports {outside}"

@@ -2,7 +2,7 @@
 
 Error bodies look like a real provider's: `{"error": {"code", "message"}}`,
 with messages a user can act on. `for_fault` turns a firing `Fault` into its
-answer. The FastAPI app in `app` only translates an `Answer` to a response.
+answer. `responses` only translates an `Answer` to an HTTP response.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ __all__ = [
     "missing_api_key",
     "quota_exceeded",
     "rate_limited",
+    "seconds_text",
     "server_error",
 ]
 
@@ -57,11 +58,11 @@ def rate_limited(rate_per_s: float | None, retry_after_s: float | None) -> Answe
         message = "Rate limit exceeded. Slow down and retry later."
     else:
         message = f"Rate limit exceeded: {rate_per_s:g} requests per second allowed for this key."
-    headers = {} if retry_after_s is None else {"Retry-After": _seconds(retry_after_s)}
+    headers = {} if retry_after_s is None else {"Retry-After": seconds_text(retry_after_s)}
     return _error(429, "rate_limited", message, **headers)
 
 
-def _seconds(value: float) -> str:
+def seconds_text(value: float) -> str:
     """`2` for whole seconds (the HTTP form), `0.25` otherwise (fast tests)."""
     if float(value).is_integer():
         return str(int(value))

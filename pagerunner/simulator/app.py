@@ -1,6 +1,6 @@
 """The simulated provider over HTTP: the FastAPI app with search, health and admin routes.
 
-Routes stay thin: the `Simulator` decides every answer, this module turns it
+Routes stay thin: the `Simulator` decides every answer, `responses` turns it
 into an HTTP response, sleeps the delays (ending early when the client
 leaves, so a server can stop promptly) and drops connections for the `drop`
 fault. `/_admin/*` is for local use (tests, benchmarks, the demo) and has no
@@ -9,26 +9,18 @@ authentication; it is served only when `config.admin` is true.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.types import Receive, Scope, Send
 
-from .answers import Answer
 from .faults import Fault
+from .responses import SimulatorAPI, to_response, wait_unless_client_leaves
 
 if TYPE_CHECKING:
     from .simulator import Simulator
 
 __all__ = ["LimitsBody", "create_simulator_app"]
-
-# Where the app keeps the server's own `send` callable, to reach the connection (see drop).
-_SERVER_SEND = "pagerunner.simulator.server_send"
 
 _SEARCH_PARAMETERS: list[dict[str, Any]] = [
     {"name": name, "in": where, "required": required, "schema": {"type": kind}, "description": d}
@@ -53,18 +45,9 @@ class LimitsBody(BaseModel):
     quota: int | None = Field(default=None, ge=0)
 
 
-class _SimulatorAPI(FastAPI):
-    """A FastAPI app that keeps the server's `send` in the scope (Starlette wraps it later)."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope[_SERVER_SEND] = send
-        await super().__call__(scope, receive, send)
-
-
 def create_simulator_app(sim: Simulator) -> FastAPI:
     """The simulated provider's ASGI app, answering for `sim`."""
-    app = _SimulatorAPI(
+    app = SimulatorAPI(
         title="pagerunner simulated provider",
         description="A paginated search API with faults and limits on demand (local use).",
         version="1",
@@ -79,10 +62,10 @@ def create_simulator_app(sim: Simulator) -> FastAPI:
         key = request.headers.get("x-api-key") or request.query_params.get("api_key")
         verdict = sim.begin_search(key)
         delay_s = sim.config.latency_s + verdict.delay_s
-        if delay_s > 0 and not await _wait_unless_client_leaves(request, delay_s):
+        if delay_s > 0 and not await wait_unless_client_leaves(request, delay_s):
             sim.client_left()
             return Response(status_code=499)  # nobody is listening any more
-        return _to_response(sim.answer_search(key, request.query_params, verdict.fault))
+        return to_response(sim.answer_search(key, request.query_params, verdict.fault))
 
     sim.profiles.add_routes(app, admin=sim.config.admin)  # other providers' shapes
     if sim.config.admin:
@@ -119,52 +102,3 @@ def _add_admin_routes(app: FastAPI, sim: Simulator) -> None:
     async def reset() -> dict[str, Any]:
         sim.reset()
         return {"reset": True}
-
-
-def _to_response(answer: Answer) -> Response:
-    if answer.drop:
-        return _DroppedConnection()
-    if answer.raw is not None:
-        return Response(answer.raw, status_code=answer.status, headers=dict(answer.headers))
-    return JSONResponse(answer.body, status_code=answer.status, headers=dict(answer.headers))
-
-
-async def _wait_unless_client_leaves(request: Request, delay_s: float) -> bool:
-    """Sleep `delay_s`; False as soon as the client disconnects.
-
-    Waiting on `receive` rather than sleeping blind matters: uvicorn waits for
-    every running request before it stops, and a 30 s `timeout` fault whose
-    client already gave up would hold the shutdown for 30 s.
-    """
-    try:
-        async with asyncio.timeout(delay_s):
-            while (await request.receive())["type"] != "http.disconnect":
-                pass
-    except TimeoutError:
-        return True
-    return False
-
-
-class _DroppedConnection(Response):
-    """Close the connection without sending a byte: the client sees a protocol error.
-
-    Under uvicorn the server's `send` is a bound method of the request cycle,
-    which holds the asyncio transport; closing it is what a crashing provider
-    or a broken proxy does. Elsewhere (httpx's ASGITransport in tests) there is
-    no connection to close, so the error the client would see is raised instead.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(status_code=0)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        server_send = scope.get(_SERVER_SEND)
-        transport = getattr(getattr(server_send, "__self__", None), "transport", None)
-        if not isinstance(transport, asyncio.BaseTransport):
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-        transport.close()
-        # Return only once the server has noticed: otherwise it answers 500 for us.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5.0):
-                while (await receive())["type"] != "http.disconnect":
-                    pass

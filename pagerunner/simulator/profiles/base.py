@@ -33,9 +33,9 @@ from fastapi import FastAPI, Request, Response
 from pydantic import TypeAdapter
 
 from .. import answers
-from ..answers import Answer, _seconds
-from ..app import _to_response, _wait_unless_client_leaves  # the /v1/search route's own
+from ..answers import Answer, seconds_text
 from ..faults import Fault
+from ..responses import to_response, wait_unless_client_leaves  # as the /v1/search route
 
 if TYPE_CHECKING:
     from ..simulator import Simulator
@@ -104,7 +104,7 @@ def with_headers(answer: Answer, headers: Mapping[str, str]) -> Answer:
 
 def retry_after(seconds: float | None) -> dict[str, str]:
     """A `Retry-After` header (whole seconds as `2`, fractions as `0.25`), or none."""
-    return {} if seconds is None else {"Retry-After": _seconds(seconds)}
+    return {} if seconds is None else {"Retry-After": seconds_text(seconds)}
 
 
 def http_phrase(status: int) -> str:
@@ -163,10 +163,10 @@ class Profile(ABC, Generic[SettingsT, RequestT]):
         key = self.key_of(call)
         verdict = self.sim.begin_search(key)
         delay_s = self.sim.config.latency_s + verdict.delay_s
-        if delay_s > 0 and not await _wait_unless_client_leaves(request, delay_s):
+        if delay_s > 0 and not await wait_unless_client_leaves(request, delay_s):
             self.sim.client_left()
             return Response(status_code=499)  # nobody is listening any more
-        return _to_response(self.sim.count_answer(self.decide(call, key, verdict.fault)))
+        return to_response(self.sim.count_answer(self.decide(call, key, verdict.fault)))
 
     def decide(self, call: Call, key: str | None, fault: Fault | None) -> Answer:
         """The answer to `call` (after its delay), in the order of the module docstring."""
