@@ -11,9 +11,12 @@ from ..sqlstore import Database
 from .combos import Batch
 from .model import Query, QueryError
 from .schema import batches, queries, query_records, records
-from .store import _query_from_row, _query_values
+from .store import QUERY_ROWS
+from .tablemap import TableMap
 
 __all__ = ["BatchNotFound", "BatchStore"]
+
+_BATCH_ROWS = TableMap(Batch, batches, to_row={"params": dict})
 
 
 class BatchNotFound(QueryError):
@@ -24,32 +27,23 @@ class BatchNotFound(QueryError):
 
 
 def _create(conn: Connection, batch: Batch, new: Sequence[Query]) -> None:
-    conn.execute(
-        batches.insert().values(
-            id=batch.id,
-            source=batch.source,
-            params=dict(batch.params),
-            max_pages=batch.max_pages,
-            query_count=batch.query_count,
-            created_at=batch.created_at,
-        )
-    )
-    conn.execute(queries.insert(), [{**_query_values(q), "batch_id": batch.id} for q in new])
+    conn.execute(batches.insert(), _BATCH_ROWS.values(batch))
+    conn.execute(queries.insert(), [{**QUERY_ROWS.values(q), "batch_id": batch.id} for q in new])
 
 
 def _batch(conn: Connection, batch_id: str) -> Batch:
-    row = conn.execute(select(batches).where(batches.c.id == batch_id)).first()
+    row = conn.execute(_BATCH_ROWS.select.where(batches.c.id == batch_id)).first()
     if row is None:
         raise BatchNotFound(batch_id)
-    return Batch(row.id, row.source, row.params, row.max_pages, row.query_count, row.created_at)
+    return _BATCH_ROWS.load(row)
 
 
 def _summary(conn: Connection, batch_id: str) -> dict[str, Any]:
     batch = _batch(conn, batch_id)
     members = [
-        _query_from_row(r)
+        QUERY_ROWS.load(r)
         for r in conn.execute(
-            select(queries).where(queries.c.batch_id == batch_id).order_by(queries.c.id)
+            QUERY_ROWS.select.where(queries.c.batch_id == batch_id).order_by(queries.c.id)
         )
     ]
     by_status: dict[str, int] = {}
@@ -118,9 +112,9 @@ def _results(conn: Connection, batch_id: str, limit: int, offset: int) -> tuple[
 
 def _recent(conn: Connection, limit: int) -> list[Batch]:
     rows = conn.execute(
-        select(batches).order_by(batches.c.created_at.desc(), batches.c.id.desc()).limit(limit)
+        _BATCH_ROWS.select.order_by(batches.c.created_at.desc(), batches.c.id.desc()).limit(limit)
     )
-    return [Batch(r.id, r.source, r.params, r.max_pages, r.query_count, r.created_at) for r in rows]
+    return [_BATCH_ROWS.load(r) for r in rows]
 
 
 def _batch_of(conn: Connection, query_id: str) -> str | None:

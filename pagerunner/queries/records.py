@@ -33,6 +33,7 @@ from pagerunner.sources.base import Record
 
 from .model import PageLog
 from .schema import pages, query_records, records
+from .tablemap import TableMap
 
 __all__ = [
     "ResultKey",
@@ -47,6 +48,9 @@ __all__ = [
 
 #: Where a result sits in its query: (page number, position in the page).
 ResultKey = tuple[int, int]
+
+#: A page log is one `pr_pages` row (with its query's id beside it).
+_PAGE_ROWS = TableMap(PageLog, pages)
 
 # Keys per `IN (...)` list: far below SQLite's limit on bound parameters.
 _IN_CHUNK = 500
@@ -162,53 +166,23 @@ def write_records(
 
 def insert_page_log(conn: Connection, query_id: str, log: PageLog) -> None:
     """Write the `pr_pages` row of a stored page."""
-    conn.execute(
-        pages.insert(),
-        {
-            "query_id": query_id,
-            "page_number": log.page_number,
-            "cursor_in": log.cursor_in,
-            "cursor_out": log.cursor_out,
-            "records": log.records,
-            "inserted": log.inserted,
-            "has_more": log.has_more,
-            "http_status": log.http_status,
-            "duration_ms": log.duration_ms,
-            "fetched_at": log.fetched_at,
-        },
-    )
-
-
-def _page_log(row: Row[Any]) -> PageLog:
-    return PageLog(
-        page_number=row.page_number,
-        cursor_in=row.cursor_in,
-        cursor_out=row.cursor_out,
-        records=row.records,
-        inserted=row.inserted,
-        has_more=bool(row.has_more),
-        http_status=row.http_status,
-        duration_ms=row.duration_ms,
-        fetched_at=row.fetched_at,
-    )
+    conn.execute(pages.insert(), {"query_id": query_id, **_PAGE_ROWS.values(log)})
 
 
 def stored_page(conn: Connection, query_id: str, page_number: int) -> PageLog | None:
     """The log of page `page_number` of the query, if it was stored."""
-    row = (
-        conn.execute(
-            select(pages).where(pages.c.query_id == query_id, pages.c.page_number == page_number)
-        )
+    row = conn.execute(
+        _PAGE_ROWS.select.where(pages.c.query_id == query_id, pages.c.page_number == page_number)
     ).first()
-    return _page_log(row) if row is not None else None
+    return _PAGE_ROWS.load(row) if row is not None else None
 
 
 def page_logs(conn: Connection, query_id: str) -> list[PageLog]:
     """Every stored page of the query, in page order."""
     rows = conn.execute(
-        select(pages).where(pages.c.query_id == query_id).order_by(pages.c.page_number)
+        _PAGE_ROWS.select.where(pages.c.query_id == query_id).order_by(pages.c.page_number)
     )
-    return [_page_log(row) for row in rows]
+    return [_PAGE_ROWS.load(row) for row in rows]
 
 
 def _results_select() -> Any:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, bindparam, func, select
+from sqlalchemy import ColumnElement, Connection, bindparam, func, select
 
 from pagerunner.sources.base import Checkpoint, Page
 
@@ -35,81 +35,41 @@ from .model import (
     utcnow,
 )
 from .schema import queries
+from .tablemap import TableMap
 
-__all__ = ["QueryStore"]
-
-
-def _query_from_row(row: Row[Any]) -> Query:
-    return Query(
-        id=row.id,
-        source=row.source,
-        params=row.params,
-        status=QueryStatus(row.status),
-        pages_fetched=row.pages_fetched,
-        records_fetched=row.records_fetched,
-        records_inserted=row.records_inserted,
-        checkpoint=Checkpoint.from_json(row.checkpoint),
-        exhausted=bool(row.exhausted),
-        max_pages=row.max_pages,
-        note=row.note,
-        error_code=row.error_code,
-        error_message=row.error_message,
-        pause_reason=row.pause_reason,
-        resume_hint=row.resume_hint,
-        pause_requested=bool(row.pause_requested),
-        retries=row.retries,
-        last_error=row.last_error,
-        runs=row.runs,
-        run_id=row.run_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-    )
+__all__ = ["QUERY_ROWS", "QueryStore"]
 
 
-def _query_values(query: Query) -> dict[str, Any]:
-    # Provider text may hold lone surrogates, which a text column cannot store.
-    return {k: scrub(v) if isinstance(v, str) else v for k, v in _columns(query).items()}
+#: A query is one `pr_queries` row. Provider text may hold lone surrogates, which a
+#: text column cannot store: they are scrubbed on the way in.
+QUERY_ROWS = TableMap(
+    Query,
+    queries,
+    to_row={"params": dict, "status": str, "checkpoint": Checkpoint.to_json},
+    from_row={"status": QueryStatus, "checkpoint": Checkpoint.from_json},
+    text=scrub,
+)
 
-
-def _columns(query: Query) -> dict[str, Any]:
-    return {
-        "id": query.id,
-        "source": query.source,
-        "params": dict(query.params),
-        "status": str(query.status),
-        "pages_fetched": query.pages_fetched,
-        "records_fetched": query.records_fetched,
-        "records_inserted": query.records_inserted,
-        "checkpoint": query.checkpoint.to_json(),
-        "exhausted": query.exhausted,
-        "max_pages": query.max_pages,
-        "note": query.note,
-        "error_code": query.error_code,
-        "error_message": query.error_message,
-        "pause_reason": query.pause_reason,
-        "resume_hint": query.resume_hint,
-        "pause_requested": query.pause_requested,
-        "retries": query.retries,
-        "last_error": query.last_error,
-        "runs": query.runs,
-        "run_id": query.run_id,
-        "created_at": query.created_at,
-        "updated_at": query.updated_at,
-        "started_at": query.started_at,
-        "finished_at": query.finished_at,
-    }
+# What a page changes; the rest of the row (params above all) is left as it is.
+_progress_values = QUERY_ROWS.writer(
+    "pages_fetched",
+    "records_fetched",
+    "records_inserted",
+    "checkpoint",
+    "exhausted",
+    "note",
+    "updated_at",
+)
 
 
 def _load(conn: Connection, query_id: str, *, lock: bool = False) -> Query:
-    stmt = select(queries).where(queries.c.id == query_id)
+    stmt = QUERY_ROWS.select.where(queries.c.id == query_id)
     if lock:
         stmt = stmt.with_for_update()
     row = conn.execute(stmt).first()
     if row is None:
         raise QueryNotFound(query_id)
-    return _query_from_row(row)
+    return QUERY_ROWS.load(row)
 
 
 # Values come as execution parameters, so the SQL is compiled once per set of columns.
@@ -117,25 +77,12 @@ _UPDATE_QUERY = queries.update().where(queries.c.id == bindparam("b_id"))
 
 
 def _save(conn: Connection, query: Query) -> None:
-    values = _query_values(query)
+    values = QUERY_ROWS.values(query)
     conn.execute(_UPDATE_QUERY, {"b_id": values.pop("id"), **values})
 
 
 def _save_progress(conn: Connection, query: Query) -> None:
-    # What a page changes; the rest of the row (params above all) is left as it is.
-    conn.execute(
-        _UPDATE_QUERY,
-        {
-            "b_id": query.id,
-            "pages_fetched": query.pages_fetched,
-            "records_fetched": query.records_fetched,
-            "records_inserted": query.records_inserted,
-            "checkpoint": query.checkpoint.to_json(),
-            "exhausted": query.exhausted,
-            "note": query.note,
-            "updated_at": query.updated_at,
-        },
-    )
+    conn.execute(_UPDATE_QUERY, {"b_id": query.id, **_progress_values(query)})
 
 
 def _replayed(query: Query, log: PageLog) -> PageSaved:
@@ -211,13 +158,12 @@ def _list(
 ) -> tuple[list[Query], int]:
     total = conn.scalar(select(func.count()).select_from(queries).where(*conditions))
     result = conn.execute(
-        select(queries)
-        .where(*conditions)
+        QUERY_ROWS.select.where(*conditions)
         .order_by(queries.c.created_at.desc(), queries.c.id.desc())
         .limit(limit)
         .offset(offset)
     )
-    return [_query_from_row(row) for row in result], int(total or 0)
+    return [QUERY_ROWS.load(row) for row in result], int(total or 0)
 
 
 def _change(conn: Connection, query_id: str, change: Callable[[Query, datetime], Query]) -> Query:
@@ -263,7 +209,7 @@ class QueryStore:
     ) -> Query:
         """A new pending query (one run requested) that starts at page 1."""
         query = Query.new(source, params, max_pages=max_pages)
-        await self._db.write(lambda conn: conn.execute(queries.insert(), _query_values(query)))
+        await self._db.write(lambda conn: conn.execute(queries.insert(), QUERY_ROWS.values(query)))
         return query
 
     async def get(self, query_id: str) -> Query:
