@@ -1,15 +1,23 @@
-"""Small helpers every benchmark uses: free ports, progress lines, quiet logs, percentiles."""
+"""Small helpers every benchmark uses: free ports, progress lines, quiet logs, percentiles,
+the machine the figures come from, and printing them (and writing them as JSON)."""
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
+import os
+import platform
 import socket
+import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import structlog
 
-__all__ = ["free_port", "pct", "progress", "quiet_logs"]
+__all__ = ["distribution", "free_port", "machine", "pct", "progress", "quiet_logs", "report"]
 
 
 def free_port() -> int:
@@ -39,3 +47,35 @@ def pct(values: Sequence[float], q: float) -> float:
     lo = int(pos)
     hi = min(lo + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def distribution(
+    values: Sequence[float], quantiles: Sequence[int] = (50, 95, 99), *, scale: float = 1.0
+) -> dict[str, float]:
+    """`n`, the percentiles (`p50`, ...), `max` and `mean` of `values`, each times `scale`
+    (1000: seconds to ms); NaN when there are none."""
+    return {
+        "n": len(values),
+        **{f"p{q}": pct(values, q) * scale for q in quantiles},
+        "max": max(values, default=float("nan")) * scale,
+        "mean": (statistics.fmean(values) if values else float("nan")) * scale,
+    }
+
+
+def machine(**extra: Any) -> dict[str, Any]:
+    """Where the figures were taken: CPUs, Python, platform, date, and `extra` (the store...)."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.date.today().isoformat(),
+        **extra,
+    }
+
+
+def report(text: str, figures: Mapping[str, Any], json_path: Path | None) -> None:
+    """Print the rendered figures; with a path, write them there as JSON too."""
+    print(text)
+    if json_path is not None:
+        json_path.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"figures written to {json_path}")

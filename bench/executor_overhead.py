@@ -26,18 +26,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime
 import itertools
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +41,7 @@ import fastapi
 import inngest
 import inngest.fast_api
 import sqlalchemy as sa
-from common import free_port, pct, progress, quiet_logs
+from common import distribution, free_port, machine, progress, quiet_logs, report
 
 from pagerunner.executor import Executor, ExecutorConfig, running_executor
 from pagerunner.executor.calls import build_request, call_url, interpret
@@ -118,19 +114,6 @@ def build_app(api_origin: str, step_body: StepBody) -> fastapi.FastAPI:
 
 
 # -- figures -----------------------------------------------------------------------------
-
-
-@dataclass
-class Dist:
-    n: int
-    p50_ms: float
-    p95_ms: float
-    mean_ms: float
-
-    @classmethod
-    def of(cls, values_ms: Sequence[float]) -> Dist:
-        mean = statistics.fmean(values_ms) if values_ms else float("nan")
-        return cls(len(values_ms), pct(values_ms, 50), pct(values_ms, 95), mean)
 
 
 @dataclass
@@ -369,6 +352,11 @@ async def bench(args: argparse.Namespace) -> Results:
 # -- report ------------------------------------------------------------------------------
 
 
+def dist_ms(values_ms: Sequence[float]) -> dict[str, float]:
+    """The distribution of step-transition times (already in ms): n, p50, p95, max, mean."""
+    return distribution(values_ms, (50, 95))
+
+
 def median_batch_rate(batches: Sequence[Batch]) -> float:
     return statistics.median(b.rate for b in batches)
 
@@ -381,16 +369,10 @@ def summarize(res: Results) -> dict[str, Any]:
     ex_rate = median_batch_rate(res.executor_loaded)
     mem_rate = median_batch_rate(res.inmemory_loaded)
     direct_rate = median_batch_rate(res.direct)
-    unloaded = Dist.of(res.executor_unloaded.step_gaps_ms)
+    unloaded = dist_ms(res.executor_unloaded.step_gaps_ms)
     return {
         "config": {k: v for k, v in res.args.items() if k != "json"},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "store": "SQLite (WAL, synchronous=NORMAL), temp dir",
-            "date": datetime.date.today().isoformat(),
-        },
+        "machine": machine(store="SQLite (WAL, synchronous=NORMAL), temp dir"),
         "throughput": {
             "executor_per_s": ex_rate,
             "executor_per_s_each_repeat": [b.rate for b in res.executor_loaded],
@@ -408,22 +390,20 @@ def summarize(res: Results) -> dict[str, Any]:
             "executor_vs_direct": direct_rate / ex_rate,
         },
         "transition_unloaded": {
-            "executor_step_gap": asdict(unloaded),
-            "executor_between_calls": asdict(Dist.of(res.executor_unloaded.executor_gaps_ms)),
-            "executor_call": asdict(Dist.of(res.executor_unloaded.call_ms)),
-            "inmemory_sdk_step_gap": asdict(Dist.of(res.inmemory_unloaded.step_gaps_ms)),
+            "executor_step_gap": unloaded,
+            "executor_between_calls": dist_ms(res.executor_unloaded.executor_gaps_ms),
+            "executor_call": dist_ms(res.executor_unloaded.call_ms),
+            "inmemory_sdk_step_gap": dist_ms(res.inmemory_unloaded.step_gaps_ms),
         },
         "transition_loaded": {
-            "executor_step_gap": asdict(Dist.of(pooled(res.executor_loaded, "step_gaps_ms"))),
-            "executor_between_calls": asdict(
-                Dist.of(pooled(res.executor_loaded, "executor_gaps_ms"))
-            ),
-            "executor_call": asdict(Dist.of(pooled(res.executor_loaded, "call_ms"))),
-            "inmemory_sdk_step_gap": asdict(Dist.of(pooled(res.inmemory_loaded, "step_gaps_ms"))),
+            "executor_step_gap": dist_ms(pooled(res.executor_loaded, "step_gaps_ms")),
+            "executor_between_calls": dist_ms(pooled(res.executor_loaded, "executor_gaps_ms")),
+            "executor_call": dist_ms(pooled(res.executor_loaded, "call_ms")),
+            "inmemory_sdk_step_gap": dist_ms(pooled(res.inmemory_loaded, "step_gaps_ms")),
         },
         "targets": {
             "p50_transition_ms": TARGET_P50_MS,
-            "p50_pass": unloaded.p50_ms <= TARGET_P50_MS,
+            "p50_pass": unloaded["p50"] <= TARGET_P50_MS,
             "transitions_per_s": TARGET_RATE,
             "rate_pass": ex_rate >= TARGET_RATE,
             "rate_runs_in_flight": res.args["runs"],
@@ -443,7 +423,7 @@ def render(s: dict[str, Any]) -> str:
     m = s["machine"]
 
     def row(label: str, d: dict[str, Any]) -> str:
-        figures = f"{d['p50_ms']:>9.2f} {d['p95_ms']:>9.2f} {d['mean_ms']:>9.2f} {d['n']:>7}"
+        figures = f"{d['p50']:>9.2f} {d['p95']:>9.2f} {d['mean']:>9.2f} {d['n']:>7}"
         return f"  {label:<48} {figures}"
 
     lines = [
@@ -475,7 +455,7 @@ def render(s: dict[str, Any]) -> str:
         "",
         "targets:",
         f"  p50 step transition <= {tg['p50_transition_ms']:.0f} ms (1 run in flight): "
-        f"{u['executor_step_gap']['p50_ms']:.2f} ms  {'PASS' if tg['p50_pass'] else 'FAIL'}",
+        f"{u['executor_step_gap']['p50']:.2f} ms  {'PASS' if tg['p50_pass'] else 'FAIL'}",
         f"  >= {tg['transitions_per_s']:.0f} step transitions/s with {tg['rate_runs_in_flight']} "
         f"runs in flight: {t['executor_per_s']:.1f}/s  {'PASS' if tg['rate_pass'] else 'FAIL'}",
         "",
@@ -508,10 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     quiet_logs()
     summary = summarize(asyncio.run(bench(args)))
-    print(render(summary))
-    if args.json is not None:
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
-        print(f"figures written to {args.json}")
+    report(render(summary), summary, args.json)
     return 0  # a benchmark reports, it does not gate
 
 

@@ -49,11 +49,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime
 import functools
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -66,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import free_port, pct, progress, quiet_logs
+from common import distribution, free_port, machine, progress, quiet_logs, report
 
 from pagerunner.functions import QueryRunner
 from pagerunner.queries import credentials as limiter_module
@@ -302,18 +299,6 @@ class Probe:
             await asyncio.sleep(0.05)
 
 
-def dist(values: Sequence[float], scale: float = 1000.0) -> dict[str, float]:
-    """n, p50/p90/p99/max/mean (in ms by default); empty: zeros."""
-    if not values:
-        return {"n": 0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0}
-    return {
-        "n": len(values),
-        **{f"p{q}": pct(values, q) * scale for q in (50, 90, 99)},
-        "max": max(values) * scale,
-        "mean": statistics.fmean(values) * scale,
-    }
-
-
 def tightest(times: Sequence[float], n: int) -> float:
     """The shortest span holding n + 1 of `times` (ascending): under 1 s is R + 1 in 1 s."""
     spans = [times[i] - times[i - n] for i in range(n, len(times))]
@@ -346,8 +331,8 @@ def analyse(probe: Probe, rate: float) -> dict[str, Any]:
         "tightest_started_s": {
             cred: tightest(starts, capacity) for cred, starts in probe.sends.items()
         },
-        "send_skew": dist(probe.send_skew_s),
-        "page_step_after_slot": dist(probe.slot_late_s),
+        "send_skew": distribution(probe.send_skew_s, (50, 90, 99), scale=1000),
+        "page_step_after_slot": distribution(probe.slot_late_s, (50, 90, 99), scale=1000),
         "page_steps_in_flight": {
             "mean": statistics.fmean(in_page) if in_page else 0.0,
             "max": max(in_page, default=0),
@@ -533,18 +518,6 @@ async def drive(
 # -- report ------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "date": datetime.date.today().isoformat(),
-        "send_margin_s": limiter_module.SEND_MARGIN_S,
-        "slot_margin_s": limiter_module.SLOT_MARGIN_S,
-        "max_claim_wait_s": limiter_module.MAX_CLAIM_WAIT_S,
-    }
-
-
 def render(args: argparse.Namespace, outcomes: Sequence[Outcome]) -> str:
     limit = args.credentials * args.rate
     best = 1 / (1 + limiter_module.SLOT_MARGIN_S)
@@ -619,7 +592,11 @@ def render(args: argparse.Namespace, outcomes: Sequence[Outcome]) -> str:
 def summarize(args: argparse.Namespace, outcomes: Sequence[Outcome]) -> dict[str, Any]:
     return {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": machine(),
+        "machine": machine(
+            send_margin_s=limiter_module.SEND_MARGIN_S,
+            slot_margin_s=limiter_module.SLOT_MARGIN_S,
+            max_claim_wait_s=limiter_module.MAX_CLAIM_WAIT_S,
+        ),
         "limit_pages_per_s": args.credentials * args.rate,
         "results": [asdict(o) | {"ratio": o.ratio} for o in outcomes],
     }
@@ -683,10 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     quiet_logs()
     outcomes = asyncio.run(bench(args))
-    print(render(args, outcomes))
-    if args.json is not None:
-        args.json.write_text(json.dumps(summarize(args, outcomes), indent=2) + "\n")
-        print(f"figures written to {args.json}")
+    report(render(args, outcomes), summarize(args, outcomes), args.json)
     return 0  # a benchmark reports, it does not gate
 
 
