@@ -1,12 +1,25 @@
-r"""A small, safe evaluator for the CEL subset that Inngest uses in function configuration.
+r"""A small, safe evaluator for the CEL that Inngest uses in function configuration.
 
 Expressions appear in trigger ``expression`` fields, flow-control keys (``concurrency.key``,
 ``throttle.key``, ``rateLimit.key``, ``idempotency``, ``debounce.key``, ``singleton.key``),
 ``cancel[].if`` and the ``if`` of ``waitForEvent``. They are tokenised and parsed by hand into a
-tree of immutable nodes and evaluated over that tree; nothing is handed to ``eval``.
+tree of immutable nodes and evaluated over that tree; nothing is handed to ``eval``. What the
+operators and functions do with values lives in ``expression_values``.
 
-Supported subset
-----------------
+Why not a CEL library
+---------------------
+The maintained CEL implementations on PyPI (``cel-python``, ``common-expression-language``,
+``cel-expr-python``) were tried against this module's tests and measured per event
+(``bench/expressions.py``, figures in docs/benchmarks.md). None passes the tests: all three
+implement standard CEL, where a missing key is an error, ``null < 1`` and ``"a-" + 2`` are
+errors and ``&&`` needs booleans, while Inngest answers them leniently (it wraps cel-go's
+interpreter to do so, which none of the Python bindings allow). And each costs far more than
+2x this evaluator per event: the event has to be converted into the library's values before
+every evaluation (PLACEHOLDER). So the evaluator stays, with the CEL that users write in Inngest
+expressions added to it.
+
+Supported
+---------
 * Variables: top-level names such as ``event`` and ``async``. A name that is not supplied
   evaluates to ``null``.
 * Paths: ``event.data.a.b``, ``x["k"]``, ``x['k']``, ``x[0]``. A missing key or index, a
@@ -14,48 +27,67 @@ Supported subset
 * Literals: strings in single or double quotes with the escapes ``\\ \' \" \n \t \r``;
   integers; floats (``1.5``, ``1e3``); ``true``, ``false``, ``null``; lists ``[a, b]``.
 * Operators, loosest first: ``||``; ``&&``; ``== != < <= > >= in``; ``+ -``; ``* / %``;
-  unary ``!`` and ``-``; then ``.name``, ``[index]`` and function calls. Parentheses group.
-* Functions: ``lowercase(x)``, ``uppercase(x)``, ``size(x)``, ``has(path)``.
-* Not supported: method calls (``x.size()``), macros (``all``, ``exists``, ...), map
-  literals, the ternary operator, unsigned or hex literals.
+  unary ``!`` and ``-``; then ``.name``, ``[index]``, method and function calls. Parentheses
+  group.
+* Functions: ``lowercase(x)``, ``uppercase(x)``, ``size(x)``, ``has(path)``,
+  ``timestamp(text)``, ``duration(text)``, ``matches(text, pattern)``.
+* Methods: ``x.size()``, ``s.startsWith(t)``, ``s.endsWith(t)``, ``s.contains(t)``,
+  ``s.matches(pattern)``.
+* Macros: ``xs.exists(x, p)``, ``xs.all(x, p)``, ``xs.exists_one(x, p)``,
+  ``xs.filter(x, p)``, ``xs.map(x, e)`` over a list's elements or a map's keys.
+* Not supported: map literals, the ternary operator, unsigned, hex and bytes literals,
+  conversions (``int()``, ``string()``, ...), timestamp accessors (``getHours()``, ...) and
+  Inngest's own additions (``date()``, ``now()``, ``json_parse()``, ``b64decode()``, ...).
 
 Semantics (lenient: evaluating never raises)
 --------------------------------------------
 * ``==``/``!=``: ints and floats compare by value (``1 == 1.0``); booleans are not numbers
   (``true == 1`` is false); lists and maps compare element by element; ``null == null``.
-* ``< <= > >=``: numbers with numbers, strings with strings, booleans with booleans; any
-  other pair (``null`` included) is false.
+* ``< <= > >=``: numbers with numbers, strings with strings, booleans with booleans,
+  timestamps with timestamps, durations with durations; any other pair (``null`` included)
+  is false.
 * ``&&``/``||`` short-circuit on truthiness and return a boolean; ``!x`` is ``not truthy(x)``,
   so ``!a == b`` means ``(!a) == b``. Truthiness is Python's: ``null``, ``false``, ``0``,
-  ``""`` and empty lists and maps are false.
+  ``""``, a zero duration and empty lists and maps are false.
 * ``+`` adds numbers and joins two strings or two lists; a string plus a number or boolean
   joins with the value's key form (``"a-" + 2`` and ``"a-" + 2.0`` are both ``"a-2"``).
-  ``- * / %`` take numbers only; int ``/`` int truncates towards zero and ``%`` keeps the
-  dividend's sign, as in CEL. Any other operand (``null`` included), division by zero or
-  overflow gives ``null``.
+  ``- * / %`` take numbers; int ``/`` int truncates towards zero and ``%`` keeps the
+  dividend's sign, as in CEL. A timestamp plus or minus a duration is a timestamp, the
+  difference of two timestamps a duration, and durations add and subtract. Any other
+  operand (``null`` included), division by zero or overflow gives ``null``.
 * ``x in list`` is true when an element equals ``x``; ``k in map`` when a key equals ``k``;
   anything else is false.
 * ``lowercase``/``uppercase`` give ``null`` for non-strings; ``size`` is the length of a
   string, list or map, else ``null``. ``has(path)`` is true when every step of the path
-  exists; a key that is present with the value ``null`` counts as present. Its argument must
-  be a path, and every function takes exactly one argument.
+  exists; a key that is present with the value ``null`` counts as present; its argument must
+  be a path.
+* ``startsWith``, ``endsWith``, ``contains`` and ``matches`` are false unless both sides are
+  strings (as in Inngest, where they are false on a missing field). ``matches`` is CEL's:
+  the RE2 pattern is searched for anywhere in the text (anchor it with ``^...$``); RE2 takes
+  time linear in the text, so no event can stall the executor with a pathological match.
+* ``timestamp(text)`` takes RFC 3339 (``"2025-01-02T03:04:05Z"``, any offset; kept to the
+  microsecond, as UTC) and ``duration(text)`` Go-style durations (``"90s"``, ``"-1h30m"``,
+  ``"1.5h"``, ``"500ms"``, and pagerunner's ``d`` and ``w``); anything else gives ``null``.
+* The macros evaluate their predicate with its variable bound to each element (a map: each
+  key), stopping as soon as the answer is known; on something that is not a list or map,
+  ``exists``, ``all`` and ``exists_one`` are false and ``filter`` and ``map`` are ``null``.
 
 Compile errors are ExpressionError naming the problem and its 0-based character position.
-Sources are limited to 4096 characters and 64 levels of nesting.
+Constant arguments are checked when compiling: ``timestamp("yesterday")``, ``duration("1x")``
+or an invalid pattern fail the function's sync, not each event. Sources are limited to 4096
+characters and 64 levels of nesting.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import math
-import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn, TypeAlias
 
-from pagerunner.executor.errors import ExpressionError
+from .errors import ExpressionError
+from .expression_values import OPERATIONS, compile_pattern, key_value
 
 __all__ = ["MAX_DEPTH", "MAX_SOURCE_LENGTH", "Expression", "compile_expression", "key_value"]
 
@@ -64,133 +96,6 @@ MAX_DEPTH: Final = 64
 
 _MISSING: Final = object()  # what a path step that does not exist resolves to
 _Scope: TypeAlias = Mapping[str, Any]
-_Binary: TypeAlias = Callable[[Any, Any], Any]
-
-# --- values -------------------------------------------------------------------------------
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, list | tuple)
-
-
-def _equals(a: Any, b: Any) -> bool:
-    if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and bool(a == b)  # null and booleans only equal themselves
-    if _is_number(a) and _is_number(b):
-        return bool(a == b)
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(_equals(a[k], b[k]) for k in a)
-    if _is_list(a) and _is_list(b):
-        return len(a) == len(b) and all(map(_equals, a, b))
-    return isinstance(a, str) and isinstance(b, str) and a == b
-
-
-def _ordering(compare: _Binary) -> _Binary:
-    def apply(a: Any, b: Any) -> bool:
-        numbers = _is_number(a) and _is_number(b)
-        same = type(a) in (str, bool) and type(a) is type(b)
-        return (numbers or same) and bool(compare(a, b))
-
-    return apply
-
-
-def _numeric(compute: _Binary) -> _Binary:
-    def apply(a: Any, b: Any) -> Any:
-        if not (_is_number(a) and _is_number(b)):
-            return None
-        try:
-            return compute(a, b)
-        except (ArithmeticError, ValueError):  # division by zero, overflow, fmod(inf, x)
-            return None
-
-    return apply
-
-
-def _truncating_div(a: int, b: int) -> int:
-    quotient = abs(a) // abs(b)
-    return quotient if (a < 0) == (b < 0) else -quotient
-
-
-def _divide(a: Any, b: Any) -> Any:  # CEL: int / int truncates towards zero
-    return _truncating_div(a, b) if isinstance(a, int) and isinstance(b, int) else a / b
-
-
-def _remainder(a: Any, b: Any) -> Any:  # CEL: the result takes the dividend's sign
-    both_ints = isinstance(a, int) and isinstance(b, int)
-    return a - b * _truncating_div(a, b) if both_ints else math.fmod(a, b)
-
-
-def _add(a: Any, b: Any) -> Any:
-    if _is_number(a) and _is_number(b):
-        return _numeric(operator.add)(a, b)
-    if isinstance(a, str) or isinstance(b, str):
-        scalars = isinstance(a, str | int | float) and isinstance(b, str | int | float)
-        return key_value(a) + key_value(b) if scalars else None
-    return [*a, *b] if _is_list(a) and _is_list(b) else None
-
-
-def _contains(item: Any, container: Any) -> bool:
-    if isinstance(container, Mapping) or _is_list(container):
-        return any(_equals(item, element) for element in container)
-    return False
-
-
-_OPERATIONS: Final[dict[str, Callable[..., Any]]] = {
-    "==": _equals,
-    "!=": lambda a, b: not _equals(a, b),
-    "<": _ordering(operator.lt),
-    "<=": _ordering(operator.le),
-    ">": _ordering(operator.gt),
-    ">=": _ordering(operator.ge),
-    "in": _contains,
-    "+": _add,
-    "-": _numeric(operator.sub),
-    "*": _numeric(operator.mul),
-    "/": _numeric(_divide),
-    "%": _numeric(_remainder),
-    "!": lambda v: not bool(v),
-    "negate": lambda v: -v if _is_number(v) else None,
-    "list": lambda *items: list(items),
-    "lowercase": lambda v: v.lower() if isinstance(v, str) else None,
-    "uppercase": lambda v: v.upper() if isinstance(v, str) else None,
-    "size": lambda v: len(v) if isinstance(v, str | list | tuple | Mapping) else None,
-}
-_FUNCTIONS: Final = frozenset({"lowercase", "uppercase", "size", "has"})
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else value
-    if value is None or isinstance(value, str | int):
-        return value
-    if isinstance(value, Mapping):
-        return {key_value(k): _canonical(v) for k, v in value.items()}
-    return [_canonical(v) for v in value] if _is_list(value) else str(value)
-
-
-def key_value(value: Any) -> str:
-    """Canonical text of an evaluated key, so that equal values give equal keys.
-
-    Strings are returned as they are, ``None`` is ``""``, booleans are ``"true"``/``"false"``,
-    integral floats print as ints (``1.0`` -> ``"1"``, as does ``1``), other floats as JSON
-    (``"1.5"``, ``"NaN"``), and lists and maps as compact JSON with sorted keys and their
-    floats normalised the same way.
-    """
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    canonical = _canonical(value)
-    if isinstance(canonical, int):
-        return str(canonical)
-    return json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
 
 # --- syntax tree --------------------------------------------------------------------------
 
@@ -243,7 +148,7 @@ class _Get(_Node):
                 return obj.get(key, _MISSING)
             except TypeError:  # unhashable key
                 return _MISSING
-        if _is_list(obj) and isinstance(key, int) and not isinstance(key, bool):
+        if isinstance(obj, list | tuple) and isinstance(key, int) and not isinstance(key, bool):
             return obj[key] if 0 <= key < len(obj) else _MISSING
         return _MISSING
 
@@ -260,7 +165,7 @@ class _Apply(_Node):
     pos: int
 
     def evaluate(self, scope: _Scope) -> Any:
-        return _OPERATIONS[self.op](*(arg.evaluate(scope) for arg in self.args))
+        return OPERATIONS[self.op](*(arg.evaluate(scope) for arg in self.args))
 
     def children(self) -> tuple[_Node, ...]:
         return self.args
@@ -290,6 +195,59 @@ class _Has(_Node):
 
     def children(self) -> tuple[_Node, ...]:
         return (self.path,)
+
+
+class _Bound(Mapping[str, Any]):
+    """The scope inside a macro: its variable bound to one element, the rest from outside."""
+
+    __slots__ = ("_name", "_outer", "_value")
+
+    def __init__(self, name: str, value: Any, outer: _Scope) -> None:
+        self._name, self._value, self._outer = name, value, outer
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._value if key == self._name else self._outer.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._value if key == self._name else self._outer[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield self._name
+        yield from (key for key in self._outer if key != self._name)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+_COMPREHENSIONS: Final[dict[str, Callable[[Iterable[Any], Iterator[Any]], Any]]] = {
+    "all": lambda items, results: all(map(bool, results)),
+    "exists": lambda items, results: any(map(bool, results)),
+    "exists_one": lambda items, results: sum(map(bool, results)) == 1,
+    "filter": lambda items, results: [i for i, keep in zip(items, results, strict=False) if keep],
+    "map": lambda items, results: list(results),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Macro(_Node):
+    """``target.exists(var, body)`` and the other macros: ``body`` is evaluated with ``var``
+    bound to each element of a list, or each key of a map, until the answer is known."""
+
+    kind: str
+    target: _Node
+    var: str
+    body: _Node
+    pos: int
+
+    def evaluate(self, scope: _Scope) -> Any:
+        items = self.target.evaluate(scope)
+        if not isinstance(items, list | tuple | Mapping):
+            return None if self.kind in ("filter", "map") else False
+        results = (self.body.evaluate(_Bound(self.var, item, scope)) for item in items)
+        return _COMPREHENSIONS[self.kind](items, results)
+
+    def children(self) -> tuple[_Node, ...]:
+        return (self.target, self.body)
 
 
 # --- tokens -------------------------------------------------------------------------------
@@ -366,6 +324,17 @@ def _tokenize(source: str) -> list[_Token]:
 
 _LOGICAL: Final = ("||", "&&")
 _BINARY: Final = (("==", "!=", "<", "<=", ">", ">=", "in"), ("+", "-"), ("*", "/", "%"))
+_FUNCTIONS: Final = {
+    "lowercase": 1,
+    "uppercase": 1,
+    "size": 1,
+    "has": 1,
+    "timestamp": 1,
+    "duration": 1,
+    "matches": 2,
+}
+_METHODS: Final = {"size": 0, "startsWith": 1, "endsWith": 1, "contains": 1, "matches": 1}
+_MACROS: Final = frozenset({"all", "exists", "exists_one", "filter", "map"})
 
 
 def _describe(token: _Token) -> str:
@@ -446,7 +415,8 @@ class _Parser:
         self._nest(1)
         operand = self._unary()
         self._nest(-1)
-        if token.text == "-" and isinstance(operand, _Literal) and _is_number(operand.value):
+        number = isinstance(operand, _Literal) and type(operand.value) in (int, float)
+        if token.text == "-" and isinstance(operand, _Literal) and number:
             return _Literal(-operand.value, token.pos)  # fold negative number literals
         return _Apply("negate" if token.text == "-" else "!", (operand,), token.pos)
 
@@ -460,10 +430,23 @@ class _Parser:
             name = self._next()
             if name.kind != "name":
                 self._fail(f"unexpected {_describe(name)}", name.pos)
-            if self._peek().text == "(":
-                self._fail(f"method calls such as .{name.text}() are not supported", name.pos)
-            node = _Get(node, _Literal(name.text, name.pos), token.pos)
+            if self._accept("(") is not None:
+                node = self._method(node, name, self._items(")"))
+            else:
+                node = _Get(node, _Literal(name.text, name.pos), token.pos)
         return node
+
+    def _method(self, target: _Node, name: _Token, args: tuple[_Node, ...]) -> _Node:
+        if name.text in _MACROS:
+            self._check_arity(f".{name.text}()", args, 2, name.pos)
+            if not isinstance(args[0], _Name):
+                hint = f"as in .{name.text}(x, ...)"
+                self._fail(f".{name.text}() needs a variable name first, {hint}", args[0].pos)
+            return _Macro(name.text, target, args[0].name, args[1], name.pos)
+        if name.text not in _METHODS:
+            self._fail(f"unknown method {name.text!r}", name.pos)
+        self._check_arity(f".{name.text}()", args, _METHODS[name.text], name.pos)
+        return self._call(name.text, (target, *args), name.pos)
 
     def _primary(self) -> _Node:
         token = self._next()
@@ -487,13 +470,35 @@ class _Parser:
         if token.text not in _FUNCTIONS:
             self._fail(f"unknown function {token.text!r}", token.pos)
         args = self._items(")")
-        if len(args) != 1:
-            self._fail(f"{token.text}() takes 1 argument, got {len(args)}", token.pos)
+        self._check_arity(f"{token.text}()", args, _FUNCTIONS[token.text], token.pos)
         if token.text != "has":
-            return _Apply(token.text, args, token.pos)
+            return self._call(token.text, args, token.pos)
         if not isinstance(args[0], _Name | _Get):
             self._fail("has() needs a field path such as has(event.data.x)", args[0].pos)
         return _Has(args[0], token.pos)
+
+    def _check_arity(self, label: str, args: tuple[_Node, ...], wanted: int, pos: int) -> None:
+        if len(args) != wanted:
+            plural = "" if wanted == 1 else "s"
+            self._fail(f"{label} takes {wanted} argument{plural}, got {len(args)}", pos)
+
+    def _call(self, op: str, args: tuple[_Node, ...], pos: int) -> _Node:
+        """A function applied to its arguments; constant timestamps, durations and patterns
+        are parsed here, once, so that a bad one fails the sync rather than every event."""
+        if op in ("timestamp", "duration") and isinstance(args[0], _Literal):
+            value = OPERATIONS[op](args[0].value)
+            if value is None:
+                self._fail(f"invalid {op} {args[0].value!r}", args[0].pos)
+            return _Literal(value, pos)
+        if op == "matches" and isinstance(args[1], _Literal):
+            if not isinstance(args[1].value, str):
+                self._fail("matches() needs a string pattern", args[1].pos)
+            try:
+                pattern = compile_pattern(args[1].value)
+            except ExpressionError as exc:
+                self._fail(str(exc), args[1].pos)
+            return _Apply(op, (args[0], _Literal(pattern, args[1].pos)), pos)
+        return _Apply(op, args, pos)
 
     def _items(self, close: str) -> tuple[_Node, ...]:
         items: list[_Node] = []
@@ -505,16 +510,21 @@ class _Parser:
 
 
 def _check_tree(root: _Node, source: str) -> frozenset[str]:
-    """Reject trees deeper than MAX_DEPTH (without recursing) and collect the variable names."""
+    """Reject trees deeper than MAX_DEPTH (without recursing) and collect the variable names
+    that are read from outside (a macro's own variable is not one of them)."""
     names: set[str] = set()
-    stack = [(root, 1)]
+    stack: list[tuple[_Node, int, frozenset[str]]] = [(root, 1, frozenset())]
     while stack:
-        node, depth = stack.pop()
+        node, depth, bound = stack.pop()
         if depth > MAX_DEPTH:
             _fail(source, f"expression nests more than {MAX_DEPTH} levels deep", node.pos)
-        if isinstance(node, _Name):
+        if isinstance(node, _Name) and node.name not in bound:
             names.add(node.name)
-        stack.extend((child, depth + 1) for child in node.children())
+        if isinstance(node, _Macro):
+            stack.append((node.target, depth + 1, bound))
+            stack.append((node.body, depth + 1, bound | {node.var}))
+        else:
+            stack.extend((child, depth + 1, bound) for child in node.children())
     return frozenset(names)
 
 

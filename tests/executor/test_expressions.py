@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -511,6 +512,234 @@ def test_variables_mapping_is_not_modified() -> None:
     assert variables == {"event": {"data": {"a": [1]}}}
 
 
+# --- CEL that Inngest users write: methods, macros, timestamps -----------------------------
+
+TEXT_DATA = {
+    "email": "Ada@Example.com",
+    "title": "release v2.1",
+    "tags": ["urgent", "billing"],
+    "plan": {"name": "pro", "seats": 3},
+    "n": 7,
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("event.data.email.endsWith('@Example.com')", True),
+        ("event.data.email.endsWith('@example.com')", False),  # case matters, as in CEL
+        ("event.data.email.startsWith('Ada')", True),
+        ("event.data.title.contains('v2')", True),
+        ("event.data.title.contains('v3')", False),
+        ("event.data.empty.startsWith('')", True),
+        ("lowercase(event.data.email).endsWith('@example.com')", True),
+        # false, not an error, on anything but strings (Inngest: false on a missing field)
+        ("event.data.n.startsWith('7')", False),
+        ("event.data.tags.contains('urgent')", False),  # lists use `in`
+        ("event.data.missing.contains('x')", False),
+        ("event.data.title.contains(event.data.missing)", False),
+        ("!event.data.missing.endsWith('x')", True),
+        ("event.data.title.size()", 12),
+        ("event.data.tags.size()", 2),
+        ("event.data.plan.size()", 2),
+        ("event.data.tags.size() == size(event.data.tags)", True),
+        ("event.data.missing.size()", None),
+        ("event.data.n.size()", None),
+        ("'héllo'.size()", 5),
+        ("[1, 2, 3].size() > 2", True),
+    ],
+)
+def test_string_and_size_methods(source: str, expected: Any) -> None:
+    assert run(source, TEXT_DATA) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("event.data.title.matches('v[0-9]+')", True),  # found anywhere, as CEL's matches
+        ("event.data.title.matches('^v[0-9]+')", False),
+        (r"event.data.title.matches('^release v\\d+\\.\\d+$')", True),
+        ("event.data.email.matches('(?i)^ada@')", True),
+        ("event.data.email.matches('^ada@')", False),
+        ("matches(event.data.title, 'release')", True),
+        ("event.data.n.matches('7')", False),
+        ("event.data.missing.matches('.*')", False),
+        ("event.data.title.matches(event.data.pattern)", True),
+        ("event.data.title.matches(event.data.bad_pattern)", False),  # invalid at run time
+        ("event.data.title.matches(event.data.missing)", False),
+    ],
+)
+def test_matches(source: str, expected: bool) -> None:
+    data = {**TEXT_DATA, "pattern": "v2\\.", "bad_pattern": "(unclosed"}
+    assert run(source, data) is expected
+
+
+def test_matches_takes_linear_time() -> None:
+    # A pattern that makes a backtracking engine take exponential time; RE2 does not backtrack.
+    expression = compile_expression("event.data.text.matches('^(a+)+$')")
+    start = time.perf_counter()
+    assert expression.evaluate({"event": {"data": {"text": "a" * 5000 + "!"}}}) is False
+    assert time.perf_counter() - start < 1.0
+
+
+MACRO_DATA = {
+    "tags": ["urgent", "billing", "vip"],
+    "items": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 0}],
+    "counts": {"x": 1, "y": 2},
+    "groups": [[1, 2], [3], []],
+    "empty": [],
+    "n": 5,
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("event.data.tags.exists(t, t == 'vip')", True),
+        ("event.data.tags.exists(t, t == 'other')", False),
+        ("event.data.items.exists(i, i.sku == 'b' && i.qty == 0)", True),
+        ("event.data.items.all(i, i.qty > 0)", False),
+        ("event.data.items.all(i, has(i.sku))", True),
+        ("event.data.tags.exists_one(t, t.startsWith('u'))", True),
+        ("event.data.tags.exists_one(t, t.size() > 3)", False),
+        ("event.data.tags.filter(t, t != 'billing')", ["urgent", "vip"]),
+        ("event.data.items.map(i, i.qty * 10)", [20, 0]),
+        ("event.data.items.filter(i, i.qty > 0).map(i, i.sku)", ["a"]),
+        ("event.data.tags.filter(t, t.size() > 3).size()", 2),
+        # a map's keys
+        ("event.data.counts.exists(k, k == 'y')", True),
+        ("event.data.counts.all(k, event.data.counts[k] > 0)", True),
+        ("event.data.counts.map(k, k)", ["x", "y"]),
+        # nested, with the inner variable shadowing nothing and the outer one still bound
+        ("event.data.groups.exists(g, g.all(x, x > 2))", True),  # [] is vacuously all
+        ("event.data.groups.all(g, g.exists(x, x > 0))", False),
+        ("event.data.groups.map(g, g.size())", [2, 1, 0]),
+        ("event.data.groups.exists(g, g.exists(x, x == event.data.n - 2))", True),
+        # truthiness of the predicate, as for &&
+        ("['', 'a', null].filter(s, s)", ["a"]),
+        # empty, missing and wrong types
+        ("event.data.empty.exists(x, true)", False),
+        ("event.data.empty.all(x, false)", True),
+        ("event.data.missing.exists(x, true)", False),
+        ("event.data.missing.all(x, true)", False),
+        ("event.data.n.exists(x, true)", False),
+        ("event.data.missing.filter(x, true)", None),
+        ("event.data.missing.map(x, x)", None),
+        # the variable shadows a top-level name inside the macro only
+        ("[1, 2].exists(event, event == 2) && event.data.n == 5", True),
+    ],
+)
+def test_macros(source: str, expected: Any) -> None:
+    assert run(source, MACRO_DATA) == expected
+
+
+def test_macro_stops_once_the_answer_is_known() -> None:
+    scope = RecordingScope({"xs": [1, 2], "other": {"y": 1}})
+    assert compile_expression("xs.exists(x, x == 1 || other.y == 1)").evaluate(scope) is True
+    assert compile_expression("xs.all(x, x == 2 && other.y == 1)").evaluate(scope) is False
+    assert "other" not in scope.seen
+
+
+@pytest.mark.parametrize(
+    ("source", "names"),
+    [
+        ("event.data.tags.exists(t, t == 'a')", {"event"}),
+        ("event.data.tags.exists(t, t == async.data.tag)", {"event", "async"}),
+        ("[1].exists(event, event == 1)", set()),
+        ("xs.map(x, x).exists(y, x == y)", {"xs", "x"}),  # x is bound in map() only
+    ],
+)
+def test_variables_of_macros(source: str, names: set[str]) -> None:
+    assert compile_expression(source).variables() == frozenset(names)
+
+
+TIME_DATA = {
+    "created": "2025-03-01T10:00:00+01:00",
+    "paid": "2025-03-01T09:45:30.250Z",
+    "bad": "yesterday",
+    "window": "15m",
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("timestamp(event.data.created) == timestamp('2025-03-01T09:00:00Z')", True),
+        ("timestamp(event.data.created) < timestamp(event.data.paid)", True),
+        ("timestamp(event.data.created) >= timestamp('2025-03-01T09:00:00.000001Z')", False),
+        ("timestamp(event.data.paid) - timestamp(event.data.created) > duration('45m')", True),
+        (
+            "timestamp(event.data.created) + duration(event.data.window) "
+            "== timestamp('2025-03-01T09:15:00Z')",
+            True,
+        ),
+        ("timestamp(event.data.paid) - duration('1h') < timestamp(event.data.created)", True),
+        ("duration('1h30m') == duration('90m')", True),
+        ("duration('1h') + duration('30m') == duration('5400s')", True),
+        ("duration('-1h') < duration('0s')", True),
+        ("-duration('1h') == duration('-60m')", True),
+        ("duration('1.5s') > duration('1500ms')", False),
+        # lenient, like every other operation: a bad or missing value is null
+        ("timestamp(event.data.bad) == null", True),
+        ("timestamp(event.data.missing) < timestamp('2025-01-01T00:00:00Z')", False),
+        ("timestamp(event.data.missing) > timestamp('2025-01-01T00:00:00Z')", False),
+        ("timestamp(event.data.created) > event.data.created", False),  # not a string
+        ("duration('1h') == 3600", False),
+        ("timestamp(event.data.created) + 1 == null", True),
+        ("timestamp(event.data.created) + timestamp(event.data.paid) == null", True),
+        ("timestamp('9999-12-31T23:00:00Z') + duration('2h') == null", True),  # overflow
+    ],
+)
+def test_timestamps_and_durations(source: str, expected: bool) -> None:
+    assert run(source, TIME_DATA) is expected
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("timestamp(event.data.created)", "2025-03-01T09:00:00Z"),
+        ("timestamp(event.data.paid)", "2025-03-01T09:45:30.250000Z"),
+        ("timestamp(event.data.paid) - timestamp(event.data.created)", "2730.25s"),
+        ("duration('1h30m')", "5400s"),
+        ("duration('-90s')", "-90s"),
+        ("duration('1ms')", "0.001s"),
+        ("[duration('2s'), timestamp(event.data.created)]", '["2s","2025-03-01T09:00:00Z"]'),
+        ("event.data.window + ':' + duration(event.data.window)", None),  # not joined
+    ],
+)
+def test_keys_from_timestamps_and_durations(source: str, expected: str | None) -> None:
+    value = run(source, TIME_DATA)
+    assert (None if value is None else key_value(value)) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "position", "fragment"),
+    [
+        ("timestamp('yesterday')", 10, "invalid timestamp 'yesterday'"),
+        ("timestamp(1)", 10, "invalid timestamp 1"),
+        ("duration('1x')", 9, "invalid duration '1x'"),
+        ("x.matches('(a')", 10, "invalid regular expression '(a': missing )"),
+        ("x.matches('(a)\\\\1')", 10, "invalid regular expression"),  # no backreferences
+        ("matches(x, 1)", 11, "matches() needs a string pattern"),
+        ("matches('a')", 0, "matches() takes 2 arguments, got 1"),
+        ("x.startsWith()", 2, ".startsWith() takes 1 argument, got 0"),
+        ("x.size(1)", 2, ".size() takes 0 arguments, got 1"),
+        ("x.exists(y)", 2, ".exists() takes 2 arguments, got 1"),
+        ("x.all(y.z, true)", 7, ".all() needs a variable name first"),
+        ("x.map(1, 2)", 6, ".map() needs a variable name first"),
+        ("x.lowercase()", 2, "unknown method 'lowercase'"),
+        ("startsWith(x, 'a')", 0, "unknown function 'startsWith'"),
+    ],
+)
+def test_compile_errors_of_the_cel_additions(source: str, position: int, fragment: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        compile_expression(source)
+    message = str(caught.value)
+    assert f"at position {position} " in message
+    assert fragment in message
+
+
 # --- compiling ----------------------------------------------------------------------------
 
 
@@ -551,7 +780,7 @@ def test_variables_mapping_is_not_modified() -> None:
         ("lowercase(1 2)", 12, "expected ',' or ')'"),
         ("has(1)", 4, "has() needs a field path"),
         ("has(lowercase(x))", 4, "has() needs a field path"),
-        ("event.data.size()", 11, "method calls such as .size() are not supported"),
+        ("event.data.foo()", 11, "unknown method 'foo'"),
         ("é", 0, "unexpected character 'é'"),
     ],
 )
