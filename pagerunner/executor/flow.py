@@ -11,17 +11,17 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from .expressions import compile_expression, key_value
+from .expressions import Expression, key_value
 from .store.schema import flow_keys
 
 __all__ = ["evaluate_key", "gcra_admit", "gcra_reserve"]
 
 
-def evaluate_key(expression: str | None, event: Mapping[str, Any]) -> str:
+def evaluate_key(expression: Expression | None, event: Mapping[str, Any]) -> str:
     """The flow-control key for an event: "" when the block has no key."""
     if expression is None:
         return ""
-    return key_value(compile_expression(expression).evaluate({"event": event}))
+    return key_value(expression.evaluate({"event": event}))
 
 
 def _load(conn: Connection, key: str) -> float | None:

@@ -2,8 +2,9 @@
 
 A `FunctionDef` carries everything the run loop needs: triggers, the URL to
 call, the attempt budget and each flow-control block in parsed form.
-Parsing validates expressions and durations so a bad config fails the sync
-with a message naming the function and field, not a run later.
+Parsing validates durations and compiles expressions, so a bad config fails the
+sync with a message naming the function and field, not a run later, and each
+expression is parsed once per sync: the definition keeps the compiled program.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ExecutorError, RegistrationError
-from .expressions import compile_expression
+from .expressions import Expression, compile_expression
 from .timeparse import parse_duration
 
 __all__ = [
@@ -38,7 +39,7 @@ MAX_RETRIES = 20
 @dataclass(frozen=True)
 class Trigger:
     event: str | None = None
-    expression: str | None = None
+    expression: Expression | None = None
     cron: str | None = None
 
     def matches_name(self, name: str) -> bool:
@@ -53,7 +54,7 @@ class Trigger:
 @dataclass(frozen=True)
 class Concurrency:
     limit: int
-    key: str | None = None
+    key: Expression | None = None
     scope: str = "fn"
 
 
@@ -62,34 +63,34 @@ class Throttle:
     limit: int
     period_s: float
     burst: int = 1
-    key: str | None = None
+    key: Expression | None = None
 
 
 @dataclass(frozen=True)
 class RateLimit:
     limit: int
     period_s: float
-    key: str | None = None
+    key: Expression | None = None
 
 
 @dataclass(frozen=True)
 class Debounce:
     period_s: float
     timeout_s: float | None = None
-    key: str | None = None
+    key: Expression | None = None
 
 
 @dataclass(frozen=True)
 class CancelRule:
     event: str
-    expression: str | None = None
+    expression: Expression | None = None
     timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
 class Singleton:
     mode: str
-    key: str | None = None
+    key: Expression | None = None
 
 
 @dataclass(frozen=True)
@@ -179,11 +180,10 @@ def _seconds(value: Any) -> float:
     return parse_duration(str(value)).total_seconds()
 
 
-def _expr(value: Any) -> str | None:
+def _expr(value: Any) -> Expression | None:
     if value is None or value == "":
         return None
-    compile_expression(str(value))
-    return str(value)
+    return compile_expression(str(value))
 
 
 def _parse_function(app_name: str, fn_id: str, config: Mapping[str, Any]) -> FunctionDef:

@@ -352,7 +352,7 @@ class StateMachine:
                     run_id=run_id,
                     kind="cancel",
                     event_name=rule.event,
-                    expression=rule.expression,
+                    expression=rule.expression.source if rule.expression else None,
                     created_at=now,
                     expires_at=now + (rule.timeout_s or YEAR_S),
                 )
@@ -470,7 +470,7 @@ def _concurrency_keys(fn: FunctionDef, event: Mapping[str, Any]) -> list[list[An
     for c in fn.concurrency:
         value = evaluate_key(c.key, event)
         owner = fn.id if c.scope == "fn" else c.scope
-        keys.append([f"{owner}:{c.key or ''}:{value}", c.limit])
+        keys.append([f"{owner}:{c.key.source if c.key else ''}:{value}", c.limit])
     return keys
 
 

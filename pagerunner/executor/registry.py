@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, select
 
-from .expressions import compile_expression
 from .functions import FunctionDef, Registration
 from .store.schema import apps, functions
 
@@ -53,9 +52,7 @@ class Registry:
             for trigger in fn.triggers:
                 if not trigger.matches_name(name):
                     continue
-                if trigger.expression is None or compile_expression(trigger.expression).matches(
-                    {"event": event}
-                ):
+                if trigger.expression is None or trigger.expression.matches({"event": event}):
                     yield fn
                     break
 

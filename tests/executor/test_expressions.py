@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pagerunner.executor.errors import ExpressionError
+from pagerunner.executor.errors import ExpressionError, RegistrationError
 from pagerunner.executor.expressions import (
     MAX_DEPTH,
     MAX_SOURCE_LENGTH,
@@ -19,6 +19,7 @@ from pagerunner.executor.expressions import (
     compile_expression,
     key_value,
 )
+from pagerunner.executor.functions import parse_registration
 
 
 def run(source: str, data: Mapping[str, Any] | None = None, **variables: Any) -> Any:
@@ -924,3 +925,51 @@ def test_integer_arithmetic_agrees_with_python(a: int, b: int) -> None:
         assert quotient * b + remainder == a
         assert abs(remainder) < abs(b)
         assert remainder == 0 or (remainder < 0) == (a < 0)
+
+
+# --- compiled once per sync ---------------------------------------------------------------
+
+
+def _registration(**function: Any) -> dict[str, Any]:
+    step = {"step": {"id": "step", "runtime": {"url": "http://app/api/inngest?fnId=fn"}}}
+    config = {"id": "app-fn", "name": "fn", "steps": step, **function}
+    return {"appName": "app", "url": "http://app/api/inngest", "functions": [config]}
+
+
+def test_a_sync_keeps_the_compiled_expressions_on_the_function() -> None:
+    payload = _registration(
+        triggers=[{"event": "shop/order", "expression": "event.data.items.exists(i, i.qty > 1)"}],
+        concurrency=[{"limit": 1, "key": "event.data.account"}],
+        cancel=[{"event": "shop/cancel", "if": "async.data.id == event.data.id"}],
+    )
+    fn = parse_registration(payload).functions[0]
+    trigger = fn.triggers[0]
+    assert isinstance(trigger.expression, Expression)
+    assert trigger.expression.matches({"event": {"data": {"items": [{"qty": 2}]}}}) is True
+    assert fn.concurrency[0].key == compile_expression("event.data.account")
+    assert fn.cancel[0].expression is not None
+    assert fn.cancel[0].expression.variables() == {"async", "event"}
+
+
+@pytest.mark.parametrize(
+    ("function", "fragment"),
+    [
+        ({"triggers": [{"event": "e", "expression": "event.data.x == )"}]}, "unexpected token"),
+        (
+            {"triggers": [{"event": "e"}], "throttle": {"limit": 1, "period": "1s", "key": "a."}},
+            "unexpected end of expression",
+        ),
+        (
+            {"triggers": [{"event": "e", "expression": "event.data.s.matches('(')"}]},
+            "invalid regular expression",
+        ),
+        (
+            {"triggers": [{"event": "e", "expression": "timestamp('soon') < timestamp('x')"}]},
+            "invalid timestamp 'soon'",
+        ),
+    ],
+)
+def test_a_bad_expression_fails_the_sync(function: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(RegistrationError, match="function 'app-fn'") as caught:
+        parse_registration(_registration(**function))
+    assert fragment in str(caught.value)

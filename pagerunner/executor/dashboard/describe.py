@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ExecutorError
-from ..functions import FunctionDef
+from ..expressions import Expression
+from ..functions import FunctionDef, Trigger
 
 __all__ = ["FunctionSummary", "describe_function", "format_seconds"]
 
@@ -41,8 +42,8 @@ def format_seconds(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
-def _keyed(text: str, key: str | None) -> str:
-    return f"{text} per {key}" if key else text
+def _keyed(text: str, key: Expression | None) -> str:
+    return f"{text} per {key.source}" if key else text
 
 
 def _settings(fn: FunctionDef, config: Mapping[str, Any]) -> list[tuple[str, str]]:  # noqa: C901
@@ -63,7 +64,7 @@ def _settings(fn: FunctionDef, config: Mapping[str, Any]) -> list[tuple[str, str
     for rule in fn.cancel:
         text = f"on {rule.event}"
         if rule.expression:
-            text += f" if {rule.expression}"
+            text += f" if {rule.expression.source}"
         if rule.timeout_s is not None:
             text += f" within {format_seconds(rule.timeout_s)}"
         found.append(("Cancel", text))
@@ -78,10 +79,11 @@ def _settings(fn: FunctionDef, config: Mapping[str, Any]) -> list[tuple[str, str
     return found
 
 
-def _trigger(event: str | None, expression: str | None, cron: str | None) -> tuple[str, str | None]:
-    text = f"event {event}" if event else f"cron {cron}" if cron else "?"
+def _trigger(trigger: Trigger) -> tuple[str, str | None]:
+    event, expression = trigger.event, trigger.expression
+    text = f"event {event}" if event else f"cron {trigger.cron}" if trigger.cron else "?"
     sendable = event if event and "*" not in event and not event.startswith("inngest/") else None
-    return (f"{text} if {expression}" if expression else text), sendable
+    return (f"{text} if {expression.source}" if expression else text), sendable
 
 
 def describe_function(row: Mapping[str, Any]) -> FunctionSummary:
@@ -103,7 +105,7 @@ def describe_function(row: Mapping[str, Any]) -> FunctionSummary:
         id=fn.id,
         name=fn.name,
         app=fn.app_name,
-        triggers=tuple(_trigger(t.event, t.expression, t.cron) for t in fn.triggers),
+        triggers=tuple(_trigger(t) for t in fn.triggers),
         retries=fn.max_attempts - 1,
         settings=tuple(_settings(fn, config)),
     )
