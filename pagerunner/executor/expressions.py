@@ -143,6 +143,8 @@ class _Get(_Node):
 
     def resolve(self, scope: _Scope) -> Any:
         obj, key = self.target.resolve(scope), self.key.evaluate(scope)
+        if type(obj) is dict and type(key) is str:  # the usual step, taken first (JSON maps)
+            return obj.get(key, _MISSING)
         if isinstance(obj, Mapping):
             try:
                 return obj.get(key, _MISSING)
@@ -165,7 +167,7 @@ class _Apply(_Node):
     pos: int
 
     def evaluate(self, scope: _Scope) -> Any:
-        return OPERATIONS[self.op](*(arg.evaluate(scope) for arg in self.args))
+        return OPERATIONS[self.op](*[arg.evaluate(scope) for arg in self.args])
 
     def children(self) -> tuple[_Node, ...]:
         return self.args
