@@ -96,3 +96,14 @@ def test_the_simulator_imports_nothing_else_of_pagerunner() -> None:
     for path in root.rglob("*.py"):
         outside = [i for i in _pagerunner_imports(path) if not i.startswith("pagerunner.simulator")]
         assert not outside, f"{path} imports {outside}"
+
+
+def test_cli_groups_import_only_the_shared_module() -> None:
+    """`cli/__init__` assembles the groups; a group imports `cli.common`, never another group."""
+    root = Path(pagerunner.__file__).parent / "cli"
+    for path in root.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        cli_imports = {i for i in _pagerunner_imports(path) if i.startswith("pagerunner.cli")}
+        allowed = set() if path.stem == "common" else {"pagerunner.cli.common"}
+        assert cli_imports <= allowed, f"{path} imports {cli_imports - allowed}"

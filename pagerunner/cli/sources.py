@@ -16,11 +16,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .cli_queries import load_settings, parse_params
-from .sources.base import Checkpoint, Page, SourceError
-from .sources.classify import redact
-from .sources.registry import SourceRegistry
-from .sources.sourcefile import SourceSpecError
+from ..sources.base import Checkpoint, Page, SourceError
+from ..sources.classify import redact
+from ..sources.registry import SourceRegistry
+from ..sources.sourcefile import SourceSpecError
+from .common import load_settings, parse_params
 
 __all__ = ["sources_app"]
 

@@ -15,41 +15,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from .logging import configure_logging
-from .remote import ApiClient, ApiError, follow
-from .settings import Settings
+from ..logging import configure_logging
+from ..remote import ApiClient, ApiError, follow
+from ..settings import Settings
+from .common import ApiUrl, load_settings, parse_params, stop_signals, with_api
 
-__all__ = ["export", "key_value", "parse_params", "queries_app", "run", "serve"]
+__all__ = ["export", "queries_app", "run", "serve"]
 
 EXIT_CODES = {"completed": 0, "failed": 1, "paused": 2, "cancelled": 3}
 queries_app = typer.Typer(
     help="List and manage queries of a running pagerunner.", no_args_is_help=True
 )
 console = Console(stderr=True)
-
-ApiUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--api-url",
-        envvar="PAGERUNNER_API_URL",
-        help="A running pagerunner (default http://127.0.0.1:<PAGERUNNER_PORT>).",
-    ),
-]
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with the flags that were given on top."""
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise typer.BadParameter(problems) from exc
 
 
 def serve(
@@ -80,8 +60,7 @@ def serve(
 
 
 async def _serve(settings: Settings) -> None:
-    from .cli import stop_signals
-    from .runtime import running_pagerunner
+    from ..runtime import running_pagerunner
 
     async with stop_signals() as stop, running_pagerunner(settings):
         console.print(
@@ -127,23 +106,11 @@ def run(
     raise typer.Exit(EXIT_CODES.get(status, 1))
 
 
-def key_value(item: str) -> tuple[str, str]:
-    """One `-p key=value` option, split; a malformed one is a usage error."""
-    key, sep, value = item.partition("=")
-    if not sep or not key.strip():
-        raise typer.BadParameter(f"expected key=value, got {item!r}", param_hint="--param")
-    return key.strip(), value
-
-
-def parse_params(items: list[str]) -> dict[str, str]:
-    return dict(key_value(item) for item in items)
-
-
 async def _run(settings: Settings, api_url: str, body: dict[str, Any]) -> dict[str, Any]:
     async with contextlib.AsyncExitStack() as stack:
         api = await stack.enter_async_context(ApiClient(api_url, token=settings.token))
         if not await api.alive():
-            from .runtime import running_pagerunner
+            from ..runtime import running_pagerunner
 
             console.print(f"no pagerunner at {api_url}: starting one in this process")
             await stack.enter_async_context(running_pagerunner(settings))
@@ -153,20 +120,6 @@ async def _run(settings: Settings, api_url: str, body: dict[str, Any]) -> dict[s
         created = await api.request("POST", "/api/queries/run", json=body)
         return await follow(api, created["id"], console)
     raise AssertionError("unreachable")  # pragma: no cover - for type checkers
-
-
-def with_api(api_url: str | None, action: Any) -> Any:
-    settings = load_settings()
-
-    async def go() -> Any:
-        async with ApiClient(api_url or settings.app_origin, token=settings.token) as api:
-            return await action(api)
-
-    try:
-        return asyncio.run(go())
-    except ApiError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
 
 
 @queries_app.command("list")

@@ -1,41 +1,25 @@
-"""The `pagerunner` command line (typer). Commands wrap async code with `asyncio.run`."""
+"""`pagerunner executor` and `pagerunner demo-api`: the standalone servers.
+
+`executor` runs the Inngest-compatible executor alone (apps elsewhere point at
+it); `demo-api` runs the simulated provider API alone.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 import typer
 
-from . import cli_combos, cli_queries, cli_sources
-from .executor import Backoff, ExecutorConfig, running_executor, serve_http
-from .logging import configure_logging
-from .settings import signed_mode_keys
-from .simulator import Simulator, SimulatorConfig
+from ..executor import Backoff, ExecutorConfig, running_executor, serve_http
+from ..logging import configure_logging
+from ..settings import signed_mode_keys
+from ..simulator import Simulator, SimulatorConfig
+from .common import LogLevel, stop_signals
 
-__all__ = ["app", "main"]
-
-app = typer.Typer(
-    name="pagerunner",
-    help="Durable fetching of paginated search APIs, on the Inngest SDK.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-
-LogLevel = Annotated[
-    str, typer.Option("--log-level", envvar="PAGERUNNER_LOG_LEVEL", help="debug, info, warning")
-]
+__all__ = ["demo_api", "executor"]
 
 
-@app.callback()
-def _root() -> None:
-    """pagerunner: every page of every query, fetched durably in the background."""
-
-
-@app.command()
 def executor(
     port: Annotated[int, typer.Option(help="Port of the executor API.", min=1, max=65535)] = 8288,
     host: Annotated[
@@ -124,7 +108,6 @@ async def _run_executor(config: ExecutorConfig, host: str, port: int) -> None:
         await stop.wait()
 
 
-@app.command("demo-api")
 def demo_api(
     port: Annotated[int, typer.Option(help="Port of the simulated API.", min=1, max=65535)] = 8099,
     host: Annotated[
@@ -179,33 +162,3 @@ async def _run_demo_api(config: SimulatorConfig, host: str, port: int) -> None:
             f"simulated provider on http://{host}:{port}/v1/search (Ctrl-C to stop)", err=True
         )
         await stop.wait()
-
-
-@contextlib.asynccontextmanager
-async def stop_signals() -> AsyncIterator[asyncio.Event]:
-    """An event set by SIGINT or SIGTERM, handled from before the servers start.
-
-    Entered first, so a signal during start-up is not lost (nor kills the process
-    half-started); the caller's other context managers then stop cleanly.
-    """
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        yield stop
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-
-
-app.command()(cli_queries.serve)
-app.command()(cli_queries.run)
-app.command()(cli_queries.export)
-app.add_typer(cli_queries.queries_app, name="queries")
-app.add_typer(cli_combos.combos_app, name="combos")
-app.add_typer(cli_sources.sources_app, name="sources")
-
-
-def main() -> None:
-    app()

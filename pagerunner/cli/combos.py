@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .cli_queries import ApiUrl, key_value, with_api
+from .common import ApiUrl, key_value, with_api
 
 __all__ = ["combos_app"]
 
