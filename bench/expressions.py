@@ -12,10 +12,12 @@ implementations on PyPI, each used the way its documentation shows:
 
 Every expression is compiled once, outside the clock, as the executor compiles once per function
 sync. The clock covers `evaluate(variables)` on N different events (the conversion of the event
-into the library's values included: it happens for every event), repeated R times; the figure is
-the median (and p95) over the R passes of pass time / N. Ratios are library / pagerunner, measured
-in the same run. Each case uses only standard CEL on data that is present, so that every engine
-can run it; the results are checked against pagerunner's (a mismatch is shown as `!=`).
+into the library's values included: it happens for every event), repeated R times with the
+garbage collector off; the figure is the median (and p95) over the R passes of pass time / N.
+Each pass runs every engine in turn, and the ratio shown is the median over the passes of
+library / pagerunner in the same pass, so that both sides of a ratio saw the same load. Each
+case uses only standard CEL on data that is present, so that every engine can run it; the
+results are checked against pagerunner's (a mismatch is shown as `!=`).
 
 A second table runs the edges that pagerunner's expression tests pin (missing paths are null,
 int/float compare by value, a key from a string and a number, ...) through every engine: a
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import gc
 import json
 import platform
 import random
@@ -197,15 +200,51 @@ def variables_for(event: dict[str, Any]) -> dict[str, Any]:
     return {"event": event, "async": waited}
 
 
-def time_per_event(evaluate: Evaluate, scopes: list[dict[str, Any]], repeat: int) -> list[float]:
-    """Seconds per event for each of `repeat` passes over all the scopes."""
-    passes = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for scope in scopes:
-            evaluate(scope)
-        passes.append((time.perf_counter() - start) / len(scopes))
+def one_pass(evaluate: Evaluate, scopes: list[dict[str, Any]]) -> float:
+    """Seconds per event for one pass over all the scopes."""
+    start = time.perf_counter()
+    for scope in scopes:
+        evaluate(scope)
+    return (time.perf_counter() - start) / len(scopes)
+
+
+def time_interleaved(
+    programs: dict[str, Evaluate], scopes: list[dict[str, Any]], repeat: int
+) -> dict[str, list[float]]:
+    """Per engine, the seconds per event of each pass. Every pass runs every engine in turn
+    (celpy, which is slow, only in the first tenth of them), with the garbage collector off as
+    timeit does, so that a ratio compares passes made under the same load."""
+    passes: dict[str, list[float]] = {name: [] for name in programs}
+    gc.collect()
+    gc.disable()
+    try:
+        for index in range(repeat):
+            for name, evaluate in programs.items():
+                if name != "celpy" or index < max(3, repeat // 10):
+                    passes[name].append(one_pass(evaluate, scopes))
+    finally:
+        gc.enable()
     return passes
+
+
+def compile_all(
+    source: str, found: dict[str, Compiler], scopes: list[dict[str, Any]], row: dict[str, Any]
+) -> dict[str, Evaluate]:
+    """The engines that compile and run `source`, checked against pagerunner's results."""
+    expected: list[Any] | None = None
+    with contextlib.suppress(ExpressionError):  # a version without the feature
+        expected = [compile_expression(source).evaluate(s) for s in scopes]
+    programs = {}
+    for name, compiler in found.items():
+        try:
+            evaluate = compiler(source, ("event", "async"))
+            results = [evaluate(s) for s in scopes]
+        except Exception as exc:  # an engine may reject the case
+            row["engines"][name] = {"error": f"{type(exc).__name__}: {exc}"[:120]}
+            continue
+        programs[name] = evaluate
+        row["engines"][name] = {"agrees": expected is None or results == expected}
+    return programs
 
 
 def measure(args: argparse.Namespace, found: dict[str, Compiler]) -> list[dict[str, Any]]:
@@ -213,26 +252,20 @@ def measure(args: argparse.Namespace, found: dict[str, Compiler]) -> list[dict[s
     scopes = [variables_for(make_event(rng, args.filler)) for _ in range(args.events)]
     rows = []
     for label, source in CASES:
-        expected: list[Any] | None = None
-        with contextlib.suppress(ExpressionError):  # a version without the feature
-            expected = [compile_expression(source).evaluate(s) for s in scopes]
         row: dict[str, Any] = {"case": label, "expression": source, "engines": {}}
-        for name, compiler in found.items():
-            try:
-                evaluate = compiler(source, ("event", "async"))
-                results = [evaluate(s) for s in scopes]
-            except Exception as exc:  # an engine may reject the case
-                row["engines"][name] = {"error": f"{type(exc).__name__}: {exc}"[:120]}
-                continue
-            repeat = max(3, args.repeat // 10) if name == "celpy" else args.repeat  # it is slow
-            passes = time_per_event(evaluate, scopes, repeat)
-            row["engines"][name] = {
-                "us_per_event_p50": statistics.median(passes) * 1e6,
-                "us_per_event_p95": pct(passes, 95) * 1e6,
-                "passes": repeat,
-                "agrees": expected is None or results == expected,
-            }
-            progress(f"{label}: {name} {statistics.median(passes) * 1e6:.1f} us/event")
+        programs = compile_all(source, found, scopes, row)
+        passes = time_interleaved(programs, scopes, args.repeat)
+        base = passes.get("pagerunner")
+        for name, times in passes.items():
+            figure = row["engines"][name]
+            figure["passes"] = len(times)
+            figure["us_per_event_p50"] = statistics.median(times) * 1e6
+            figure["us_per_event_p95"] = pct(times, 95) * 1e6
+            if base and name != "pagerunner":  # pass by pass, then the median
+                figure["ratio_p50"] = statistics.median(
+                    t / b for t, b in zip(times, base, strict=False)
+                )
+            progress(f"{label}: {name} {figure['us_per_event_p50']:.1f} us/event")
         rows.append(row)
     return rows
 
@@ -259,7 +292,6 @@ def print_costs(rows: list[dict[str, Any]], names: list[str]) -> None:
     print("\nEvaluation cost per event, microseconds (median over passes; ratio to pagerunner)")
     print(f"{'case':18}" + "".join(f"{name:>26}" for name in names))
     for row in rows:
-        base = row["engines"].get("pagerunner", {}).get("us_per_event_p50")
         cells = []
         for name in names:
             figure = row["engines"].get(name, {})
@@ -267,7 +299,7 @@ def print_costs(rows: list[dict[str, Any]], names: list[str]) -> None:
                 cells.append(f"{'n/a':>26}")
                 continue
             us = figure["us_per_event_p50"]
-            ratio = f" ({us / base:.1f}x)" if base and name != "pagerunner" else ""
+            ratio = f" ({figure['ratio_p50']:.1f}x)" if "ratio_p50" in figure else ""
             mark = "" if figure["agrees"] else " !="
             cells.append(f"{f'{us:.1f}{ratio}{mark}':>26}")
         print(f"{row['case']:18}" + "".join(cells))
