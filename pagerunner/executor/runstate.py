@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .store.schema import runs, steps
 
@@ -77,24 +79,18 @@ def upsert_step(
     only_if_no_memo: bool = False,
     **values: Any,
 ) -> bool:
-    """Create or update one step row; returns False when `only_if_no_memo` found a memo."""
-    existing = conn.execute(
-        select(steps.c.has_memo).where(steps.c.run_id == run_id, steps.c.step_id == step_id)
-    ).first()
-    if existing is None:
-        values.setdefault("name", step_id)
-        values.setdefault("op", "Step")
-        values.setdefault("status", "planned")
-        conn.execute(
-            steps.insert().values(run_id=run_id, step_id=step_id, created_at=now, **values)
-        )
+    """Create or update one step row in one statement; returns False when
+    `only_if_no_memo` found a memo already (the row is then left as it was).
+    """
+    row = {"name": step_id, "op": "Step", "status": "planned", **values}
+    insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    stmt = insert(steps).values(run_id=run_id, step_id=step_id, created_at=now, **row)
+    if not values:
+        conn.execute(stmt.on_conflict_do_nothing())
         return True
-    if only_if_no_memo and existing.has_memo:
-        return False
-    if values:
-        conn.execute(
-            steps.update()
-            .where(steps.c.run_id == run_id, steps.c.step_id == step_id)
-            .values(**values)
-        )
-    return True
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[steps.c.run_id, steps.c.step_id],
+        set_={name: stmt.excluded[name] for name in values},
+        where=steps.c.has_memo.is_(False) if only_if_no_memo else None,
+    )
+    return bool(conn.execute(stmt).rowcount)
