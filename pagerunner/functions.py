@@ -8,9 +8,11 @@ committed changes nothing. Between pages the function sleeps durably.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import time
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -34,6 +36,7 @@ __all__ = [
     "CANCEL_EVENT",
     "EXECUTE_EVENT",
     "QueryRunner",
+    "continue_event",
     "create_client",
     "create_functions",
     "execute_event",
@@ -46,8 +49,14 @@ EXECUTE_EVENT = "query/execute.requested"
 CANCEL_EVENT = "query/execute.cancelled"
 FUNCTION_ID = "execute-query"
 STEP_RETRIES = 3
-#: A reserved slot this close to now is taken at once rather than slept for.
-SLOT_SLACK_S = 0.01
+#: A reserved slot at most this far ahead is waited for inside the page step; a later
+#: one is slept for durably (a step of its own), so a waiting query holds no worker long.
+INLINE_SLOT_WAIT_S = 1.0
+#: The most steps one page takes: a page step that reserves a later slot, the durable
+#: sleep until it, the page step that fetches, and the delay (or rate-limit wait) after it.
+STEPS_PER_PAGE = 4
+#: The hand-over of a query whose run memo predates `pages_per_run`.
+DEFAULT_PAGES_PER_RUN = 100
 #: How long every query on a credential backs off after a 429 that gave no time.
 DEFAULT_BACKOFF_S = 5.0
 
@@ -55,6 +64,19 @@ DEFAULT_BACKOFF_S = 5.0
 def execute_event(query_id: str, runs: int) -> inngest.Event:
     """The event that starts run number `runs` of a query; its id makes a re-send harmless."""
     return inngest.Event(name=EXECUTE_EVENT, data={"queryId": query_id}, id=f"{query_id}:{runs}")
+
+
+def continue_event(query_id: str, previous_run_id: str) -> inngest.Event:
+    """The event of the run that continues a query after run `previous_run_id` handed it over.
+
+    Its id derives from that run, which hands over once: a re-send is deduplicated
+    (for 24 h, by Inngest and by the embedded executor alike).
+    """
+    return inngest.Event(
+        name=EXECUTE_EVENT,
+        data={"queryId": query_id, "previousRunId": previous_run_id},
+        id=f"{query_id}:after:{previous_run_id}",
+    )
 
 
 def page_cap(source: Source, settings: Settings, requested: int | None = None) -> int:
@@ -101,15 +123,15 @@ class QueryRunner:
         self.settings = settings
         self.limiter = CredentialLimiter(store.database)
 
-    async def reserve(self, query_id: str) -> dict[str, Any]:
-        """Take the next free request slot of the query's credential (shared by all queries)."""
-        query = await self.store.get(query_id)
-        source = self.sources.get(query.source)
-        at = await self.limiter.reserve(source.credential_id, source.limits.windows)
-        return {"at": at, "wait": at - time.time() > SLOT_SLACK_S}
-
-    async def start(self, query_id: str, run_id: str) -> dict[str, Any]:
-        query = await self.store.start(query_id, run_id, page_cap=await self._cap(query_id))
+    async def start(
+        self, query_id: str, run_id: str, previous_run_id: str | None = None
+    ) -> dict[str, Any]:
+        """Claim the query for run `run_id`: a new run takes a pending query; a run that
+        continues one (`previous_run_id`, from a hand-over) takes it from that run."""
+        if previous_run_id:
+            query = await self.store.continue_run(query_id, previous_run_id, run_id)
+        else:
+            query = await self.store.start(query_id, run_id, page_cap=await self._cap(query_id))
         if query.status != QueryStatus.RUNNING or query.run_id != run_id:
             return {"go": False, "status": query.status.value}
         log.info(
@@ -118,6 +140,7 @@ class QueryRunner:
             source=query.source,
             page=query.checkpoint.page,
             maxPages=query.max_pages,
+            continuing=previous_run_id is not None,
         )
         source = self.sources.get(query.source)
         return {
@@ -126,6 +149,8 @@ class QueryRunner:
             "delay_s": source.page_delay_s,
             "paced": bool(source.limits.windows),  # pages take slots of the credential
             "exhausted": query.exhausted,
+            # In the memo, so that a replay hands over where the first execution did.
+            "pages_per_run": self.settings.pages_per_run,
         }
 
     async def _cap(self, query_id: str) -> int | None:
@@ -135,14 +160,35 @@ class QueryRunner:
             return None
         return page_cap(self.sources.get(query.source), self.settings)
 
-    async def page(self, query_id: str, page_number: int) -> dict[str, Any]:
-        """Fetch one page and store it; returns what the loop should do next."""
+    async def page(
+        self, query_id: str, page_number: int, take_slot: bool = False
+    ) -> dict[str, Any]:
+        """Fetch one page and store it; returns what the loop should do next.
+
+        With `take_slot` (a paced source), the page first reserves its request
+        slot of the credential (`CredentialLimiter.reserve`). A slot at most
+        `INLINE_SLOT_WAIT_S` away is waited for here, so the usual page costs one
+        step, not a reservation step and a page step; a later slot is returned
+        (`{"next": "slot", "at": ...}`) for the loop to sleep until durably, and
+        the page step after that sleep does not reserve again: the slot is held.
+
+        The loop asks for a slot on a page step's first attempt only. A retry
+        (after a transient error) does not reserve again, exactly as the separate
+        reservation step's memo was reused by retries before: the retried request
+        still passes `claim`, whose window over the credential's real sends keeps
+        every query within the limit, so no query takes a second slot for one
+        page while others wait their turn. A page step re-run after a crash
+        (same attempt) reserves again: that wastes at most one slot, never lets a
+        request exceed the limit.
+        """
         query = await self.store.get(query_id)
         if query.status != QueryStatus.RUNNING:
             return {"next": "stop", "status": query.status.value}
         if query.checkpoint.page != page_number:  # committed before: this is a re-run
             return {"next": "done" if query.exhausted else "continue"}
         source = self.sources.get(query.source)
+        if take_slot and (at := await self._slot(source)) is not None:
+            return {"next": "slot", "at": at}
         try:
             claim = await self.limiter.claim(
                 source.credential_id,
@@ -199,6 +245,16 @@ class QueryRunner:
             await self.store.pause(query_id, "paused by request", "resume to continue")
             return {"next": "stop", "status": "paused"}
         return {"next": "continue" if saved.has_more else "done", "inserted": saved.inserted}
+
+    async def _slot(self, source: Source) -> float | None:
+        """Reserve the page's slot; wait for it here if it is near, else return when it is."""
+        at = await self.limiter.reserve(source.credential_id, source.limits.windows)
+        wait = at - time.time()
+        if wait > INLINE_SLOT_WAIT_S:
+            return at
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return None
 
     async def _rate_limited(
         self, query_id: str, source: Source, exc: RateLimitedError
@@ -274,7 +330,10 @@ def create_functions(client: inngest.Inngest, runner: QueryRunner) -> list[innge
     )
     async def execute_query(ctx: inngest.Context) -> dict[str, Any]:
         query_id = str(ctx.event.data["queryId"])
-        begin = await ctx.step.run("start", runner.start, query_id, ctx.run_id)
+        previous = ctx.event.data.get("previousRunId")
+        begin = await ctx.step.run(
+            "start", runner.start, query_id, ctx.run_id, str(previous) if previous else None
+        )
         if not begin["go"]:
             return {"queryId": query_id, "status": begin["status"], "skipped": True}
         return await _page_loop(ctx, runner, query_id, begin)
@@ -282,29 +341,46 @@ def create_functions(client: inngest.Inngest, runner: QueryRunner) -> list[innge
     return [execute_query]
 
 
+@dataclass
+class _Share:
+    """What one run has spent of its share of a query: pages stored and steps taken.
+
+    The share is spent after `pages_per_run` pages, or after `STEPS_PER_PAGE`
+    steps per page of it (waits for slots and rate limits count), whichever
+    comes first; the run then hands the query over to a new run.
+    """
+
+    pages_per_run: int
+    pages: int = 0
+    steps: int = 1  # the start step
+
+    @property
+    def spent(self) -> bool:
+        return self.pages >= self.pages_per_run or self.steps >= STEPS_PER_PAGE * self.pages_per_run
+
+
 async def _page_loop(
     ctx: inngest.Context, runner: QueryRunner, query_id: str, begin: dict[str, Any]
 ) -> dict[str, Any]:
-    page_number, waits = int(begin["page"]), 0
+    page_number, tries = int(begin["page"]), 0
+    paced = bool(begin.get("paced", True))  # runs started before "paced" existed took slots
+    share = _Share(int(begin.get("pages_per_run", DEFAULT_PAGES_PER_RUN)))
+    take_slot = paced
     while not begin["exhausted"]:
-        if begin.get("paced", True):  # runs started before "paced" existed took slots
-            slot = await ctx.step.run(f"slot-{page_number}-{waits}", runner.reserve, query_id)
-            if slot["wait"]:
-                await ctx.step.sleep_until(
-                    f"slot-wait-{page_number}-{waits}",
-                    datetime.datetime.fromtimestamp(slot["at"], UTC),
-                )
+        if share.spent and take_slot == paced:  # never while holding a reserved slot
+            return await _hand_over(ctx, query_id, page_number)
+        step_id = f"page-{page_number}-{tries}" if tries else f"page-{page_number}"
         try:
-            result = await ctx.step.run(f"page-{page_number}", runner.page, query_id, page_number)
+            result = await ctx.step.run(
+                step_id, runner.page, query_id, page_number, take_slot and ctx.attempt == 0
+            )
         except inngest.StepError as err:  # retries exhausted on a transient error
             return await ctx.step.run("fail", runner.fail, query_id, err.message)
-        if result["next"] == "wait":
-            waits += 1
-            if result["wait_s"] > 0:
-                await ctx.step.sleep(
-                    f"rate-limit-wait-{page_number}-{waits}",
-                    datetime.timedelta(seconds=float(result["wait_s"])),
-                )
+        share.steps += 1
+        if result["next"] in ("slot", "wait"):
+            tries += 1
+            share.steps += await _wait(ctx, page_number, tries, result)
+            take_slot = result["next"] == "wait" and paced  # after its slot, it holds it
             continue
         if result["next"] == "stop":
             if "resume_at" in result:
@@ -312,13 +388,47 @@ async def _page_loop(
             return {"queryId": query_id, "status": result["status"]}
         if result["next"] == "done":
             break
-        page_number += 1
+        page_number, tries, take_slot = page_number + 1, 0, paced
+        share.pages += 1
         if begin["delay_s"] > 0:
             await ctx.step.sleep(
                 f"delay-{page_number}", datetime.timedelta(seconds=float(begin["delay_s"]))
             )
+            share.steps += 1
     final = await ctx.step.run("complete", runner.complete, query_id)
     return {"queryId": query_id, **final}
+
+
+async def _wait(ctx: inngest.Context, page_number: int, tries: int, result: dict[str, Any]) -> int:
+    """Sleep durably until a reserved slot, or while the credential is busy; returns the steps.
+
+    A busy credential that gave no time (its queue is long) is asked again at once.
+    """
+    if result["next"] == "slot":
+        await ctx.step.sleep_until(
+            f"slot-wait-{page_number}-{tries}", datetime.datetime.fromtimestamp(result["at"], UTC)
+        )
+        return 1
+    if result["wait_s"] <= 0:
+        return 0
+    await ctx.step.sleep(
+        f"rate-limit-wait-{page_number}-{tries}",
+        datetime.timedelta(seconds=float(result["wait_s"])),
+    )
+    return 1
+
+
+async def _hand_over(ctx: inngest.Context, query_id: str, page_number: int) -> dict[str, Any]:
+    """End this run and continue the query in a new one, from its checkpoint.
+
+    The event names this run; its id is derived from it, so a re-sent hand-over
+    (the step ran again after a crash) is the same event and starts no second
+    run. The new run's `start` takes the query over only while this run still
+    owns it (see `QueryRunner.start`).
+    """
+    await ctx.step.send_event(f"hand-over-{page_number}", continue_event(query_id, ctx.run_id))
+    log.info("query_handed_over", queryId=query_id, runId=ctx.run_id, page=page_number)
+    return {"queryId": query_id, "status": "running", "handedOverAtPage": page_number}
 
 
 async def _resume_later(

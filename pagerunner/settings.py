@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     #: No query fetches more pages than this, whatever its source or its request says;
     #: a query asking for more is refused (422 naming `max_pages`).
     max_pages_ceiling: int = Field(10_000, ge=1, le=100_000)
+    #: A run of execute-query stores at most this many pages, then hands the query over to
+    #: a new run that continues from the checkpoint. A page costs at most 4 steps, so a run
+    #: takes at most 4 x this + 5 steps: 405 by default, far below Inngest's 1,000 per run
+    #: (and every call re-sends fewer memos). See docs/queries.md.
+    pages_per_run: int = Field(100, ge=1, le=200)
     #: CSV exports neutralise cells that a spreadsheet would run as a formula (OWASP).
     csv_protect_formulas: bool = True
     #: First retry delay of the embedded executor (doubling, capped at 60 s, with jitter).

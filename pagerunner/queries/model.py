@@ -266,6 +266,21 @@ class Query:
             resume_hint=None,
         )
 
+    def continued(self, run_id: str, previous_run_id: str, now: datetime) -> Query:
+        """The query handed over by run `previous_run_id` to run `run_id`, which owns it now.
+
+        Only a running query owned by `previous_run_id` changes hands (a re-run of
+        the step finds it owned by `run_id` already and returns it unchanged); any
+        other query, pending included, is returned unchanged, so a stray run sees
+        that the query is not its own. A pause requested during the hand-over
+        pauses the query here instead of handing it over.
+        """
+        if self.status is not QueryStatus.RUNNING or self.run_id != previous_run_id:
+            return self
+        if self.pause_requested:
+            return self.paused("paused by request", "resume to continue", now)
+        return replace(self, run_id=run_id, updated_at=now)
+
     def completed(self, now: datetime) -> Query:
         """running -> completed."""
         return self._moved(QueryStatus.COMPLETED, now, finished_at=now, pause_requested=False)
@@ -406,7 +421,11 @@ class Query:
 
 @dataclass(frozen=True)
 class PageLog:
-    """One stored page: where it started and ended, what it brought, how long it took."""
+    """One stored page: where it started and ended, what it brought, how long it took.
+
+    `run_id` names the durable run that stored it (None for pages stored before it
+    was recorded): a long query's pages are stored by a chain of runs.
+    """
 
     page_number: int
     cursor_in: str | None
@@ -417,6 +436,7 @@ class PageLog:
     http_status: int | None
     duration_ms: int
     fetched_at: datetime
+    run_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -429,6 +449,7 @@ class PageLog:
             "http_status": self.http_status,
             "duration_ms": self.duration_ms,
             "fetched_at": _iso(self.fetched_at),
+            "run_id": self.run_id,
         }
 
 

@@ -177,6 +177,7 @@ pages = Table(
     Column("http_status", Integer, nullable=True),
     Column("duration_ms", Integer, nullable=False),
     Column("fetched_at", UTCDateTime, nullable=False),
+    Column("run_id", String(64), nullable=True),  # the durable run that stored the page
 )
 
 

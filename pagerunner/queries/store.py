@@ -140,6 +140,7 @@ def _save_page(
         http_status=page.http_status,
         duration_ms=duration_ms,
         fetched_at=now,
+        run_id=query.run_id,  # the run that owns the query stores its pages
     )
     rows.insert_page_log(conn, query_id, log)
     _save_progress(conn, updated)
@@ -249,6 +250,17 @@ class QueryStore:
         """
         return await self._change(
             query_id, lambda q, now: q.started(now, run_id, page_cap=page_cap)
+        )
+
+    async def continue_run(self, query_id: str, previous_run_id: str, run_id: str) -> Query:
+        """Hand a running query from run `previous_run_id` over to run `run_id`.
+
+        Returned unchanged unless it is running and owned by `previous_run_id`
+        (compare `query.run_id`); paused instead when a pause was requested
+        meanwhile. See `Query.continued`.
+        """
+        return await self._change(
+            query_id, lambda q, now: q.continued(run_id, previous_run_id, now)
         )
 
     async def complete(self, query_id: str) -> Query:

@@ -27,7 +27,7 @@ from ..queries.batches import BatchStore
 from ..queries.model import InvalidTransition, QueryError, QueryNotFound, QueryStatus, utcnow
 from ..safetext import scrub_rendered
 from ..sources.base import BadRequestError, Source
-from .views import NOTICES, Pager, QueryView, ResultsTable
+from .views import NOTICES, Pager, QueryView, ResultsTable, RunChain
 
 __all__ = ["SECURITY_HEADERS", "render", "router"]
 
@@ -100,6 +100,7 @@ def _dashboard_links(services: Services, run_id: str | None) -> dict[str, str] |
     links = {
         "home": origin,
         "runs": f"{origin}/runs?function_id={settings.app_id}-{FUNCTION_ID}",
+        "run_page": f"{origin}/runs/{{run_id}}",  # any run's page: fill in `run_id`
     }
     if run_id:
         links["run"] = f"{origin}/runs/{run_id}"
@@ -326,8 +327,10 @@ async def _query_context(
     pager = Pager(offset=results_offset, limit=RESULTS_PER_PAGE, total=total)
     previous_url = _page_url(url, "results_offset", pager.previous)
     next_url = _page_url(url, "results_offset", pager.next)
+    links = _dashboard_links(services, query.run_id)
     return {
         "q": QueryView(query, utcnow()),
+        "chain": RunChain.of(pages, links["run_page"] if links else None),
         "batch_id": await BatchStore(services.store.database).batch_of(query_id),
         "page_log": list(reversed(pages[-PAGE_LOG_ROWS:])),
         "pages_total": len(pages),
@@ -336,7 +339,7 @@ async def _query_context(
         "previous_url": previous_url and f"{previous_url}#results",
         "next_url": next_url and f"{next_url}#results",
         "live_url": _relative(url.include_query_params(fragment=1)),
-        "links": _dashboard_links(services, query.run_id),
+        "links": links,
         "action_error": None,
         "notice": None,
     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..queries.model import TRANSITIONS, Query, QueryStatus, utcnow
+from ..queries.model import TRANSITIONS, PageLog, Query, QueryStatus, utcnow
 
 __all__ = [
     "COMBO_NOTICES",
@@ -22,6 +22,8 @@ __all__ = [
     "Pager",
     "QueryView",
     "ResultsTable",
+    "RunChain",
+    "RunSpan",
     "UsageRow",
     "cell",
     "format_duration",
@@ -189,6 +191,57 @@ class Pager:
     @property
     def next(self) -> int | None:
         return self.offset + self.limit if self.offset + self.limit < self.total else None
+
+
+@dataclass(frozen=True)
+class RunSpan:
+    """One run of a query's chain: its number in the chain and the pages it stored."""
+
+    number: int
+    run_id: str
+    first_page: int
+    last_page: int
+    url: str | None  # the run's page in the executor's dashboard, when the app knows it
+
+    @property
+    def pages(self) -> str:
+        if self.first_page == self.last_page:
+            return f"page {self.first_page}"
+        return f"pages {self.first_page}-{self.last_page}"
+
+
+@dataclass(frozen=True)
+class RunChain:
+    """The runs that stored a query's pages, in page order (a long query hands over from
+    run to run; a resume starts another). Pages stored before run ids were kept have none."""
+
+    spans: Sequence[RunSpan]
+
+    @classmethod
+    def of(cls, pages: Sequence[PageLog], run_url: str | None) -> RunChain:
+        """`run_url` holds `{run_id}`, e.g. "http://127.0.0.1:8288/runs/{run_id}"."""
+        spans: list[RunSpan] = []
+        for page in pages:
+            if page.run_id is None:
+                continue
+            last = spans[-1] if spans else None
+            if last is not None and last.run_id == page.run_id:
+                spans[-1] = RunSpan(
+                    last.number, last.run_id, last.first_page, page.page_number, last.url
+                )
+                continue
+            url = run_url.format(run_id=page.run_id) if run_url else None
+            spans.append(
+                RunSpan(len(spans) + 1, page.run_id, page.page_number, page.page_number, url)
+            )
+        return cls(spans)
+
+    def of_page(self, page: PageLog) -> RunSpan | None:
+        """The span of the run that stored `page`."""
+        for span in self.spans:
+            if span.run_id == page.run_id and span.first_page <= page.page_number <= span.last_page:
+                return span
+        return None
 
 
 @dataclass(frozen=True)

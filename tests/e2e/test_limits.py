@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -66,13 +67,50 @@ async def test_a_spent_budget_stops_new_pages_before_the_request(tmp_path: Path)
         await asyncio.sleep(0)
 
 
-@pytest.mark.parametrize(("rate", "slots"), [(50.0, ["slot-1-0", "slot-2-0"]), (None, [])])
+@pytest.mark.parametrize("rate", [50.0, None])
 async def test_only_pages_of_a_rate_limited_source_take_slots(
-    tmp_path: Path, rate: float | None, slots: list[str]
+    tmp_path: Path, rate: float | None
 ) -> None:
     async with running_app(fast_settings(str(tmp_path / "p.db"), demo_rate_per_s=rate)) as app:
         query_id = await app.run("slots total:40")
         assert (await app.until(query_id))["status"] == "completed"
         (run,) = await app.runs()
         steps = (await app.executor_api.get(f"/v1/runs/{run['run_id']}/steps")).json()["data"]
-        assert [s["name"] for s in steps if s["name"].startswith("slot-")] == slots
+        # A slot that is free (or near) is taken inside the page step: no step of its own.
+        assert [s["name"] for s in steps] == ["start", "page-1", "page-2", "complete"]
+    with sqlite3.connect(tmp_path / "p.db") as conn:
+        (next_slot_at,) = conn.execute("SELECT next_slot_at FROM pr_credentials").fetchone()
+    assert (next_slot_at > 0) is (rate is not None)  # only the paced pages reserved slots
+
+
+async def test_a_slot_further_ahead_is_slept_for_durably(tmp_path: Path) -> None:
+    """One request per 2 s: the second page's slot is too far to wait for in the step."""
+    settings = fast_settings(str(tmp_path / "p.db"), demo_rate_per_s=0.5)
+    async with running_app(settings) as app:
+        query_id = await app.run("slow slots total:40")
+        assert (await app.until(query_id))["status"] == "completed"
+        assert await app.record_ids(query_id) == app.expected_ids("slow slots total:40")
+        (run,) = await app.runs()
+        steps = (await app.executor_api.get(f"/v1/runs/{run['run_id']}/steps")).json()["data"]
+        names = [s["name"] for s in steps]
+        assert names == ["start", "page-1", "page-2", "slot-wait-2-1", "page-2-1", "complete"]
+        served = sorted(app.sim.stats.served_at["demo-key"])
+        assert served[1] - served[0] >= 2.0
+
+
+async def test_a_retried_page_step_takes_no_second_slot(tmp_path: Path) -> None:
+    """A retry is paced by the claim's window alone, as when the slot had its own step."""
+    settings = fast_settings(str(tmp_path / "p.db"), demo_rate_per_s=0.5)
+    async with running_app(settings) as app:
+        app.sim.add_fault(Fault(kind="server_error", times=1, after=0))
+        query_id = await app.run("retry slots total:40")
+        assert (await app.until(query_id))["status"] == "completed"
+        assert await app.record_ids(query_id) == app.expected_ids("retry slots total:40")
+        (run,) = await app.runs()
+        steps = (await app.executor_api.get(f"/v1/runs/{run['run_id']}/steps")).json()["data"]
+        names = [s["name"] for s in steps]
+        # A second slot for the retry would be 2 s ahead: a durable wait, "slot-wait-1-1".
+        assert names[:3] == ["start", "page-1", "page-2"] and "slot-wait-1-1" not in names
+        assert [a["status"] for a in steps[1]["attempts"]] == ["failed", "completed"]
+        served = sorted(app.sim.stats.received_at["demo-key"])
+        assert len(served) == 3 and max_in_window(served, 2.0) <= 1

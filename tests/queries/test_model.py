@@ -105,6 +105,25 @@ def test_start_clears_the_last_stop_and_is_idempotent() -> None:
     assert started.started(later + timedelta(seconds=1), "run-2") is started
 
 
+def test_a_running_query_changes_hands_only_from_the_run_that_owns_it() -> None:
+    owned = _query(S.RUNNING, run_id="run-1")
+    later = NOW + timedelta(seconds=5)
+    taken = owned.continued("run-2", "run-1", later)
+    assert taken.status is S.RUNNING and taken.run_id == "run-2" and taken.updated_at == later
+    assert taken.continued("run-2", "run-1", later) is taken  # the step re-ran
+    assert owned.continued("run-3", "run-0", later) is owned  # a stray run: not its own
+    for status in (S.PENDING, S.PAUSED, S.COMPLETED, S.FAILED, S.CANCELLED):
+        query = _query(status, run_id="run-1")
+        assert query.continued("run-2", "run-1", later) is query
+
+
+def test_a_pause_requested_during_a_hand_over_pauses_the_query() -> None:
+    asked = _query(S.RUNNING, run_id="run-1", pause_requested=True)
+    paused = asked.continued("run-2", "run-1", NOW)
+    assert paused.status is S.PAUSED and paused.run_id == "run-1"
+    assert paused.pause_reason == "paused by request" and not paused.pause_requested
+
+
 def test_terminal_changes_set_finished_at() -> None:
     running = _query(S.RUNNING, pause_requested=True)
     assert running.completed(NOW).finished_at == NOW

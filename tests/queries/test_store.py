@@ -92,6 +92,25 @@ async def test_lifecycle_through_the_store(store: QueryStore) -> None:
     assert (await store.get(query_id)).status is S.COMPLETED
 
 
+async def test_a_hand_over_moves_the_query_and_its_pages_to_the_next_run(
+    store: QueryStore,
+) -> None:
+    query_id = await _running(store)  # owned by run-1
+    await store.save_page(query_id, 1, make_page(["a"], next_page=2), cursor_in=None, duration_ms=1)
+    assert (await store.continue_run(query_id, "run-0", "run-9")).run_id == "run-1"  # stray
+    taken = await store.continue_run(query_id, "run-1", "run-2")
+    assert taken.status is S.RUNNING and taken.run_id == "run-2"
+    assert await store.continue_run(query_id, "run-1", "run-2") == taken  # the step re-ran
+    await store.save_page(query_id, 2, make_page(["b"], next_page=3), cursor_in=None, duration_ms=1)
+    assert [(p.page_number, p.run_id) for p in await store.pages(query_id)] == [
+        (1, "run-1"),
+        (2, "run-2"),
+    ]
+    await store.request_pause(query_id)
+    paused = await store.continue_run(query_id, "run-2", "run-3")
+    assert paused.status is S.PAUSED and paused.run_id == "run-2"
+
+
 async def test_request_pause(store: QueryStore) -> None:
     pending = await store.create("demo", {})
     paused_now = await store.request_pause(pending.id)
