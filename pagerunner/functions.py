@@ -4,6 +4,11 @@ This is the only module that joins queries and sources into a durable loop.
 Each page is one step that fetches the page *and* stores its records, progress
 and next checkpoint in one transaction; re-running a page step after it
 committed changes nothing. Between pages the function sleeps durably.
+
+A run stores at most `Settings.pages_per_run` pages, then hands the query over
+to a new run (`continue_event`), so that no run nears Inngest's 1,000 steps and
+no call replays more than a bounded number of memos; docs/queries.md counts the
+steps of a page and of a run.
 """
 
 from __future__ import annotations

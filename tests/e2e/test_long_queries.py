@@ -7,6 +7,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+from pagerunner.functions import continue_event
 from pagerunner.simulator import Fault
 
 from .conftest import App, fast_settings, running_app
@@ -164,3 +165,44 @@ async def test_a_rate_limit_after_a_hand_over_resumes_by_itself(tmp_path: Path) 
     assert [n for n, _ in stored] == list(range(1, 8))
     ids = [r["run_id"] for r in runs]
     assert [run for _, run in stored] == [ids[0]] * 2 + [ids[1]] + [ids[2]] * 2 + [ids[3]] * 2
+
+
+async def test_a_hand_over_sent_twice_starts_one_run_and_a_stray_one_takes_nothing(
+    tmp_path: Path,
+) -> None:
+    """The hand-over step fails right after its event left, as if killed before its memo
+    was stored: the retry sends the same event again, which starts no second run."""
+    async with running_app(fast_settings(str(tmp_path / "p.db"), pages_per_run=2)) as app:
+        client = app.runtime.services.client
+        send, failed = client.send, []
+
+        async def send_then_fail(events: Any, *args: Any, **kwargs: Any) -> Any:
+            ids = await send(events, *args, **kwargs)
+            event = events[0] if isinstance(events, list) else events
+            if "previousRunId" in event.data and not failed:
+                failed.append(event.id)
+                raise RuntimeError("the process died after sending")
+            return ids
+
+        client.send = send_then_fail  # type: ignore[method-assign]
+        query_id = await app.run("twice total:100")
+        done = await app.until(query_id, {"completed", "failed"})
+        assert done["status"] == "completed"
+        assert await app.record_ids(query_id) == app.expected_ids("twice total:100")
+        assert app.sim.stats.total_requests == 5
+        runs = await chain(app, query_id)
+        assert [r["status"] for r in runs] == ["Completed"] * 3
+        assert failed == [f"{query_id}:after:{runs[0]['run_id']}"]
+        steps = await app.executor_api.get(f"/v1/runs/{runs[0]['run_id']}/steps")
+        hand_over = steps.json()["data"][-1]
+        assert [a["status"] for a in hand_over["attempts"]] == ["failed", "completed"]
+        # A run that names a run which does not own the query refuses it.
+        client.send = send  # type: ignore[method-assign]
+        await send(continue_event(query_id, runs[0]["run_id"]).model_copy(update={"id": "x"}))
+        for _ in range(100):
+            later = await chain(app, query_id)
+            if len(later) == 4 and later[3]["status"] == "Completed":
+                break
+            await asyncio.sleep(0.05)
+        assert later[3]["steps"] == ["start"] and later[3]["output"]["skipped"] is True
+        assert (await app.query(query_id))["pages_fetched"] == 5

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from pagerunner.executor import serve_http
 from pagerunner.simulator import Simulator, SimulatorConfig
@@ -166,3 +167,73 @@ async def test_sigterm_stops_serve_cleanly_and_the_query_continues_after(tmp_pat
             await proc.wait()
     assert query["status"] == "completed"
     assert ids == [r["id"] for r in EXPECTED.expected_records("term total:200")]
+
+
+async def runs_of(executor: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """Every run the executor knows, oldest first."""
+    try:
+        runs: list[dict[str, Any]] = (await executor.get("/v1/runs", params={"limit": 500})).json()[
+            "data"
+        ]
+    except httpx.HTTPError:
+        return []
+    return sorted(runs, key=lambda r: r["run_id"])
+
+
+@pytest.mark.slow  # about 20 s: four starts of serve
+async def test_serve_killed_during_hand_overs_completes_with_exactly_the_records(
+    tmp_path: Path,
+) -> None:
+    """Two pages per run: kill -9 as a hand-over's event has just made the next run."""
+    rng = random.Random()
+    port = free_port()
+    env = process_env(
+        tmp_path / "pagerunner.db",
+        port=port,
+        pages_per_run="2",
+        page_delay_s="0.05",
+        retry_base_s="0.05",
+        log_level="warning",
+    )
+    base = f"http://127.0.0.1:{port}"
+    executor_base = f"http://127.0.0.1:{env['PAGERUNNER_EXECUTOR_PORT']}"
+    proc = await start(["serve"], env, f"{base}/healthz")
+    try:
+        async with (
+            httpx.AsyncClient(base_url=base) as api,
+            httpx.AsyncClient(base_url=executor_base) as executor,
+        ):
+            body = {"source": "demo", "params": {"q": "handover total:300"}}
+            query_id = (await api.post("/api/queries/run", json=body)).json()["id"]
+            seen = 1
+            for kill in range(3):
+                while len(await runs_of(executor)) <= seen:
+                    await asyncio.sleep(0.002)
+                # At once: most likely before the hand-over step's memo is stored, so the
+                # step runs again and sends its event again; then a little later.
+                await asyncio.sleep(rng.uniform(0, 0.03) if kill else 0)
+                proc.kill()  # SIGKILL, around the hand-over
+                await proc.wait()
+                proc = await start(["serve"], env, f"{base}/healthz")
+                seen = len(await runs_of(executor))
+            query = await query_until(api, query_id, {"completed", "failed", "paused"})
+            ids = await all_record_ids(api, query_id)
+            pages = (await api.get(f"/api/queries/{query_id}/pages")).json()["items"]
+            runs = await runs_of(executor)
+            events = (await executor.get("/v1/events", params={"limit": 500})).json()["data"]
+    finally:
+        proc.kill()
+        await proc.wait()
+    expected = [r["id"] for r in EXPECTED.expected_records("handover total:300")]
+    assert query["status"] == "completed" and query["pages_fetched"] == 15
+    assert ids == expected  # nothing lost, nothing twice, in order
+    # Eight runs of two pages (the last of one), each started once and each completed.
+    assert [r["status"] for r in runs] == ["Completed"] * 8
+    chain = [r["run_id"] for r in runs]
+    assert [p["run_id"] for p in pages] == [chain[(n - 1) // 2] for n in range(1, 16)]
+    started: dict[str, int] = {}
+    for event in events:  # a re-sent hand-over is the same event: it started no second run
+        if event["name"] == "query/execute.requested":
+            started[event["id"]] = started.get(event["id"], 0) + event["run_count"]
+    assert sorted(started.values()) == [1] * 8
+    assert sum(1 for e in events if e["name"] == "query/execute.requested") >= 8
