@@ -19,9 +19,17 @@ from .signing import canonical_json, sign, verify
 from .timeparse import now_utc, parse_retry_after
 from .transport import AppResponse
 
-__all__ = ["CallOutcome", "build_request", "call_url", "interpret"]
+__all__ = ["CallOutcome", "RawJSON", "build_request", "call_url", "interpret"]
 
 OutcomeKind = Literal["completed", "ops", "error"]
+
+
+class RawJSON(str):
+    """JSON text sent as it is, without a decode and an encode per call: a memo as stored.
+
+    It must be RFC 8785 (JCS) canonical JSON, so that a signed body stays canonical
+    (the SDK canonicalizes what it receives before checking the signature).
+    """
 
 
 @dataclass(frozen=True)
@@ -57,23 +65,33 @@ def build_request(
     force_plan: bool,
     signing_key: str | None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The canonical body and headers for a call (signed when a key is given)."""
-    payload = {
-        "event": events[0],
-        "events": list(events),
-        "steps": dict(memo),
-        "ctx": {
-            "run_id": run_id,
-            "attempt": attempt,
-            "max_attempts": max_attempts,
-            "disable_immediate_execution": force_plan,
-            "use_api": False,
-            "stack": {"stack": list(stack), "current": len(stack)},
-        },
+    """The canonical body and headers for a call (signed when a key is given).
+
+    A memo given as `RawJSON` is spliced into the body as it is; any other value is
+    canonicalized. The body is the JCS form of the whole payload either way.
+    """
+    ctx = {
+        "run_id": run_id,
+        "attempt": attempt,
+        "max_attempts": max_attempts,
+        "disable_immediate_execution": force_plan,
         "use_api": False,
-        "version": 2,
+        "stack": {"stack": list(stack), "current": len(stack)},
     }
-    body = canonical_json(payload)
+    # The payload's keys in JCS order (by UTF-16 code units): ctx, event, events, steps, ...
+    body = b"".join(
+        (
+            b'{"ctx":',
+            canonical_json(ctx),
+            b',"event":',
+            canonical_json(events[0]),
+            b',"events":',
+            canonical_json(list(events)),
+            b',"steps":',
+            _steps_json(memo),
+            b',"use_api":false,"version":2}',
+        )
+    )
     headers = {
         "content-type": "application/json",
         "x-run-id": run_id,
@@ -83,6 +101,19 @@ def build_request(
     if signing_key:
         headers["x-inngest-signature"] = sign(body, signing_key)
     return body, headers
+
+
+def _steps_json(memo: Mapping[str, Any]) -> bytes:
+    parts = []
+    for step_id in sorted(memo, key=_utf16):
+        value = memo[step_id]
+        text = value.encode() if isinstance(value, RawJSON) else canonical_json(value)
+        parts.append(canonical_json(step_id) + b":" + text)
+    return b"{" + b",".join(parts) + b"}"
+
+
+def _utf16(key: str) -> bytes:
+    return key.encode("utf-16-be")
 
 
 def interpret(response: AppResponse, signing_keys: Sequence[str]) -> CallOutcome:

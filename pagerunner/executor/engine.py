@@ -305,7 +305,7 @@ class Executor:
             self._wake.set()
 
     async def _call(self, job: jobs.Job) -> None:
-        run, memo_rows = await self.db.read(transitions.load_call_state, str(job.run_id))
+        run = await self.db.read(transitions.load_call_state, str(job.run_id))
         if run is None or run.status != RUNNING:
             await self.db.write(jobs.delete_job, job.id)
             return
@@ -328,13 +328,13 @@ class Executor:
             if run.started_at is None and fn.start_timeout_s is not None:
                 # The first call starts in time: its start timeout no longer applies.
                 await self.db.write(jobs.delete_by_key, f"{run.id}:start-timeout")
-            outcome, started, ended = await self._send(job, run, fn, memo_rows)
+            outcome, started, ended = await self._send(job, run, fn)
         finally:
             self.slots.release(run.concurrency_keys)
             self._unblock(run.concurrency_keys)
         record = CallRecord(job=job, started_at=started, ended_at=ended)
         await self._write(
-            transitions.apply_call, self.machine, self.config.backoff, fn, record, outcome
+            transitions.apply_call, self.machine, self.config.backoff, fn, run, record, outcome
         )
 
     def _unblock(self, keys: Sequence[Sequence[Any]]) -> None:
@@ -344,13 +344,13 @@ class Executor:
         self._wake.set()
 
     async def _send(
-        self, job: jobs.Job, run: RunState, fn: FunctionDef, memo_rows: Sequence[Any]
+        self, job: jobs.Job, run: RunState, fn: FunctionDef
     ) -> tuple[CallOutcome, float, float]:
         body, headers = build_request(
             run_id=run.id,
             events=run.events,
-            memo={r.step_id: r.memo for r in memo_rows},
-            stack=[r.step_id for r in memo_rows],
+            memo=run.memos,
+            stack=list(run.memos),
             attempt=job.attempt,
             max_attempts=fn.max_attempts,
             force_plan=run.force_plan,

@@ -23,7 +23,7 @@ from .flow import evaluate_key, gcra_admit
 from .functions import FunctionDef
 from .ids import new_ulid, ulid_from_seed
 from .registry import Registry
-from .runstate import CANCELLED, FAILED, RUNNING, RunState, load_run, upsert_step
+from .runstate import CANCELLED, FAILED, RUNNING, RunState, as_stored_json, load_run, upsert_step
 from .store.schema import debounces, events, runs, steps, waits
 
 __all__ = ["FINISHED", "INVOKED", "MAX_EVENT_BYTES", "Skipped", "StateMachine"]
@@ -373,13 +373,14 @@ class StateMachine:
 
         `step` may carry the step's `name` and `op` when this is the first time it is seen.
         """
+        text, stored = as_stored_json(conn, memo)
         recorded = upsert_step(
             conn,
             run.id,
             step_id,
             now,
             only_if_no_memo=True,
-            memo=memo,
+            memo=stored,
             has_memo=True,
             position=len(run.stack),
             status=status,
@@ -389,6 +390,7 @@ class StateMachine:
         if not recorded:
             return  # recorded already: a step never gets two results
         run.stack.append(step_id)
+        run.memos[step_id] = text
         if step_id in run.pending:
             run.pending.remove(step_id)
         if not run.pending:

@@ -5,13 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import JSON, ColumnElement, Connection, Text, cast, select, type_coerce
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from .calls import RawJSON
+from .signing import canonical_json
 from .store.schema import runs, steps
 
-__all__ = ["CANCELLED", "COMPLETED", "FAILED", "RUNNING", "RunState", "load_run", "upsert_step"]
+__all__ = [
+    "CANCELLED",
+    "COMPLETED",
+    "FAILED",
+    "RUNNING",
+    "RunState",
+    "as_stored_json",
+    "load_memos",
+    "load_run",
+    "refresh_run",
+    "upsert_step",
+]
 
 RUNNING, COMPLETED, FAILED, CANCELLED = "Running", "Completed", "Failed", "Cancelled"
 
@@ -31,7 +44,9 @@ class RunState:
     stack: list[str]
     concurrency_keys: list[list[Any]]
     correlation_id: str | None
-    dirty: bool = field(default=False, compare=False)
+    # Memos by step id, in stack order, as the canonical JSON text they are stored as
+    # (filled by `load_memos` and `StateMachine.record_memo`; may lag the stack).
+    memos: dict[str, RawJSON] = field(default_factory=dict, compare=False)
 
     @property
     def event(self) -> dict[str, Any]:
@@ -68,6 +83,46 @@ def load_run(conn: Connection, run_id: str, *, lock: bool = True) -> RunState | 
         concurrency_keys=list(row.concurrency_keys or []),
         correlation_id=row.correlation_id,
     )
+
+
+_MUTABLE = (runs.c.status, runs.c.started_at, runs.c.force_plan, runs.c.pending, runs.c.stack)
+
+
+def refresh_run(conn: Connection, run: RunState) -> bool:
+    """Re-read what other transitions may have changed since `run` was loaded (its status,
+    stack, pending set); the rest of a run never changes. False when the run is gone.
+    """
+    # FOR UPDATE: two calls of one run (parallel steps) may finish at once on PostgreSQL.
+    row = conn.execute(select(*_MUTABLE).where(runs.c.id == run.id).with_for_update()).first()
+    if row is None:
+        return False
+    run.status, run.started_at = row.status, row.started_at
+    run.force_plan = bool(row.force_plan)
+    run.pending, run.stack = list(row.pending or []), list(row.stack or [])
+    return True
+
+
+def load_memos(conn: Connection, run: RunState) -> None:
+    """Complete `run.memos` from the database (only the steps it does not hold yet)."""
+    if len(run.memos) == len(run.stack) and all(s in run.memos for s in run.stack):
+        return
+    query = (
+        select(steps.c.step_id, cast(steps.c.memo, Text))
+        .where(steps.c.run_id == run.id, steps.c.has_memo.is_(True))
+        .order_by(steps.c.position)
+    )
+    known = run.memos
+    run.memos = {
+        step_id: known.get(step_id) or RawJSON(text) for step_id, text in conn.execute(query)
+    }
+
+
+def as_stored_json(conn: Connection, value: Any) -> tuple[RawJSON, ColumnElement[Any]]:
+    """`value` as canonical JSON text, and as a SQL value for a JSON column that stores
+    that text as it is (no second encoding by the column type)."""
+    text = RawJSON(canonical_json(value).decode())
+    coerced = type_coerce(text, Text)
+    return text, coerced if conn.dialect.name == "sqlite" else cast(coerced, JSON)
 
 
 def upsert_step(

@@ -22,8 +22,8 @@ from .functions import FunctionDef
 from .machine import INVOKED, Skipped, StateMachine
 from .outcomes import CallRecord, apply_outcome
 from .registry import Registry
-from .runstate import CANCELLED, FAILED, RUNNING, RunState, load_run
-from .store.schema import events, runs, steps, waits
+from .runstate import CANCELLED, FAILED, RUNNING, RunState, load_memos, load_run, refresh_run
+from .store.schema import events, runs, waits
 
 __all__ = [
     "apply_call",
@@ -49,17 +49,12 @@ def claim_due(
     return due, next_at
 
 
-def load_call_state(conn: Connection, run_id: str) -> tuple[RunState | None, list[Any]]:
-    """The run and its memos (in stack order), as the next call must send them."""
+def load_call_state(conn: Connection, run_id: str) -> RunState | None:
+    """The run with its memos (`run.memos`, in stack order), as the next call sends them."""
     run = load_run(conn, run_id, lock=False)
-    if run is None:
-        return None, []
-    memo_rows = conn.execute(
-        select(steps.c.step_id, steps.c.memo)
-        .where(steps.c.run_id == run_id, steps.c.has_memo.is_(True))
-        .order_by(steps.c.position)
-    ).all()
-    return run, list(memo_rows)
+    if run is not None:
+        load_memos(conn, run)
+    return run
 
 
 def fail_unregistered(conn: Connection, machine: StateMachine, run_id: str, fn_id: str) -> None:
@@ -99,12 +94,16 @@ def apply_call(
     machine: StateMachine,
     backoff: Backoff,
     fn: FunctionDef,
+    run: RunState,
     record: CallRecord,
     outcome: CallOutcome,
 ) -> None:
-    """Record what a call returned, unless the run ended while it was in flight."""
-    run = load_run(conn, str(record.job.run_id))
-    if run is None or run.status != RUNNING:
+    """Record what a call of `run` returned, unless the run ended while it was in flight.
+
+    `run` is the state the call was made from: only what other transitions may have
+    changed meanwhile is read again.
+    """
+    if not refresh_run(conn, run) or run.status != RUNNING:
         jobs.delete_job(conn, record.job.id)
         return
     apply_outcome(conn, machine, backoff, run, fn, record, outcome)

@@ -4,6 +4,7 @@ the query store keep their versions apart in one database."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect, text
 
 from pagerunner.executor.errors import StoreError
+from pagerunner.executor.signing import canonical_json
 from pagerunner.executor.store import schema
 from pagerunner.executor.store.migrate import INITIAL_REVISION, alembic_config, migrate
 from pagerunner.queries import schema as query_schema
@@ -154,3 +156,19 @@ async def test_a_database_from_a_newer_release_is_refused(tmp_path: Path) -> Non
         conn.execute(f"UPDATE {schema.VERSION_TABLE} SET version_num = '9999'")
     with pytest.raises(StoreError, match="Can't locate revision identified by '9999'"):
         await migrate(str(db))
+
+
+async def test_memos_of_runs_in_flight_are_rewritten_as_canonical_json(tmp_path: Path) -> None:
+    # Calls splice stored memos into a body that must be JCS-canonical when signed.
+    db = tmp_path / "executor.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(FIXTURE.read_text())
+    await migrate(str(db))
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT s.memo, r.status FROM exec_steps s JOIN exec_runs r ON r.id = s.run_id"
+            " WHERE s.has_memo"
+        ).fetchall()
+    running = [memo for memo, status in rows if status == "Running"]
+    assert running
+    assert all(memo == canonical_json(json.loads(memo)).decode() for memo in running)
