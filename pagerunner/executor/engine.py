@@ -57,6 +57,12 @@ class Executor:
         self._wake = asyncio.Event()
         self._claimed: dict[int, asyncio.Task[None]] = {}
         self._blocked: dict[int, str] = {}
+        # Jobs handed from one call to the next by the task that made it (see `_run_job`);
+        # filled from the writer thread before the job's row is committed.
+        self._handed: set[int] = set()
+        # Due jobs were left unclaimed at the last poll (all `max_inflight` slots taken):
+        # tasks then stop handing calls on, so the queue is served in order.
+        self._backlog = False
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -277,53 +283,72 @@ class Executor:
     async def _claim_due(self) -> float:
         """Start tasks for due jobs; returns how long the loop may sleep."""
         free = self.config.max_inflight - len(self._claimed)
-        due, next_at = await self.db.read(
-            transitions.claim_due, time.time(), {*self._claimed, *self._blocked}, free
-        )
+        now = time.time()
+        taken = {*self._claimed, *self._blocked, *self._handed}
+        due, next_at = await self.db.read(transitions.claim_due, now, taken, free)
         for job in due:
-            if job.id not in self._claimed:
+            if job.id not in self._claimed and job.id not in self._handed:
                 self._claimed[job.id] = asyncio.create_task(self._run_job(job))
+        self._backlog = next_at is not None and next_at <= now
         if next_at is None:
             return self.config.poll_interval_s
         return min(self.config.poll_interval_s, max(0.0, next_at - time.time()))
 
     async def _run_job(self, job: jobs.Job) -> None:
-        try:
-            if job.kind == jobs.CALL:
-                await self._call(job)
-            else:
-                await self._write(transitions.run_timer, self.machine, job)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            # The job stays queued: log and retry it shortly, never crash the loop.
-            log.exception("job_failed", job_id=job.id, kind=job.kind, error=str(exc))
-            with contextlib.suppress(Exception):
-                await self.db.write(jobs.reschedule, job.id, available_at=time.time() + 1.0)
-        finally:
-            self._claimed.pop(job.id, None)
-            self._wake.set()
+        """Run a claimed job; a call that queues the run's next call makes it at once,
+        without a trip through the queue poll, unless other jobs wait for a slot."""
+        run: RunState | None = None
+        while True:
+            handoff = None
+            try:
+                if job.kind == jobs.CALL:
+                    handoff = await self._call(job, run)
+                else:
+                    await self._write(transitions.run_timer, self.machine, job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The job stays queued: log and retry it shortly, never crash the loop.
+                log.exception("job_failed", job_id=job.id, kind=job.kind, error=str(exc))
+                with contextlib.suppress(Exception):
+                    await self.db.write(jobs.reschedule, job.id, available_at=time.time() + 1.0)
+            finally:
+                self._claimed.pop(job.id, None)
+            if handoff is None:
+                self._wake.set()
+                return
+            self._handed.discard(handoff.job.id)
+            if handoff.wake or self._backlog or self._stopping:
+                self._wake.set()
+            if self._backlog or self._stopping:
+                return  # the job is in the table: the poll claims it, in order
+            task = asyncio.current_task()
+            assert task is not None
+            self._claimed[handoff.job.id] = task
+            job, run = handoff.job, handoff.run
 
-    async def _call(self, job: jobs.Job) -> None:
-        run = await self.db.read(transitions.load_call_state, str(job.run_id))
+    async def _call(self, job: jobs.Job, run: RunState | None = None) -> transitions.Handoff | None:
+        """Make one call; `run` is the run's state when it was handed over with the job."""
+        if run is None:
+            run = await self.db.read(transitions.load_call_state, str(job.run_id))
         if run is None or run.status != RUNNING:
             await self.db.write(jobs.delete_job, job.id)
-            return
+            return None
         fn = self.registry.get(run.function_id)
         if fn is None:
             await self._write(transitions.fail_unregistered, self.machine, run.id, run.function_id)
-            return
+            return None
         first_call = run.started_at is None and not (job.data or {}).get("throttled")
         if (
             first_call
             and fn.throttle
             and await self.db.write(transitions.reserve_throttle, job, run.event, fn, time.time())
         ):
-            return
+            return None
         full = self.slots.try_acquire(run.concurrency_keys)
         if full is not None:
             self._blocked[job.id] = full
-            return
+            return None
         try:
             if run.started_at is None and fn.start_timeout_s is not None:
                 # The first call starts in time: its start timeout no longer applies.
@@ -333,11 +358,30 @@ class Executor:
             self.slots.release(run.concurrency_keys)
             self._unblock(run.concurrency_keys)
         record = CallRecord(job=job, started_at=started, ended_at=ended)
-        await self._write(
-            transitions.apply_call, self.machine, self.config.backoff, fn, run, record, outcome
-        )
+        claimed: list[int] = []
+
+        def claim(job_id: int) -> None:  # runs in the writer thread, before the commit
+            claimed.append(job_id)
+            self._handed.add(job_id)
+
+        try:
+            return await self.db.write(
+                transitions.apply_call,
+                self.machine,
+                self.config.backoff,
+                fn,
+                run,
+                record,
+                outcome,
+                claim,
+            )
+        except BaseException:
+            self._handed.difference_update(claimed)  # rolled back: nothing was handed over
+            raise
 
     def _unblock(self, keys: Sequence[Sequence[Any]]) -> None:
+        if not keys or not self._blocked:
+            return
         names = {str(k) for k, _ in keys}
         for job_id in [j for j, k in self._blocked.items() if k in names]:
             del self._blocked[job_id]

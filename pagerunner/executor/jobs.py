@@ -55,8 +55,9 @@ def enqueue(
     attempt: int = 0,
     dedupe_key: str | None = None,
     data: Mapping[str, Any] | None = None,
-) -> None:
-    """Add a job; with a `dedupe_key`, an existing job with that key is kept instead."""
+) -> int | None:
+    """Add a job and return its id; with a `dedupe_key`, an existing job with that key is
+    kept instead (and None returned)."""
     values = {
         "run_id": run_id,
         "kind": kind,
@@ -67,12 +68,16 @@ def enqueue(
         "data": dict(data) if data is not None else None,
     }
     if dedupe_key is None:
-        conn.execute(jobs_table.insert().values(**values))
-        return
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
-    conn.execute(
-        insert(jobs_table).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
+        stmt = jobs_table.insert().values(**values)
+    else:
+        insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+        stmt = (
+            insert(jobs_table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+    new_id = conn.execute(stmt.returning(jobs_table.c.id)).scalar_one_or_none()
+    return int(new_id) if new_id is not None else None
 
 
 def reschedule(

@@ -395,13 +395,15 @@ class StateMachine:
             run.pending.remove(step_id)
         if not run.pending:
             run.force_plan = False
-            jobs.enqueue(
+            job_id = jobs.enqueue(
                 conn,
                 kind=jobs.CALL,
                 run_id=run.id,
                 available_at=now,
                 dedupe_key=f"{run.id}:discovery",
             )
+            if job_id is not None:
+                run.next_call = jobs.Job(job_id, run.id, jobs.CALL, "step", 0, now, None)
 
     def finalize(
         self,

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .calls import RawJSON
+from .jobs import Job
 from .signing import canonical_json
 from .store.schema import runs, steps
 
@@ -47,6 +48,8 @@ class RunState:
     # Memos by step id, in stack order, as the canonical JSON text they are stored as
     # (filled by `load_memos` and `StateMachine.record_memo`; may lag the stack).
     memos: dict[str, RawJSON] = field(default_factory=dict, compare=False)
+    # The call this transition queued for the run and may hand over (see `apply_call`).
+    next_call: Job | None = field(default=None, compare=False)
 
     @property
     def event(self) -> dict[str, Any]:

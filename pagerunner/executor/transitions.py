@@ -8,7 +8,8 @@ when to run them; the state machine and `apply_outcome` decide what changes.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -26,6 +27,7 @@ from .runstate import CANCELLED, FAILED, RUNNING, RunState, load_memos, load_run
 from .store.schema import events, runs, waits
 
 __all__ = [
+    "Handoff",
     "apply_call",
     "cancel",
     "catch_up",
@@ -89,6 +91,23 @@ def reserve_throttle(
     return start_at > now
 
 
+#: Ops after which a running run has queued nothing but its next call (or nothing).
+_QUIET_OPS = frozenset({"StepRun", "Step", "StepFailed"})
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """The next call of a run, queued by the transaction that recorded the previous one
+    and already claimed for the task that made it (`run` holds its state and memos).
+
+    `wake` says whether that transaction may have queued other work for the poll.
+    """
+
+    job: jobs.Job
+    run: RunState
+    wake: bool
+
+
 def apply_call(
     conn: Connection,
     machine: StateMachine,
@@ -97,16 +116,34 @@ def apply_call(
     run: RunState,
     record: CallRecord,
     outcome: CallOutcome,
-) -> None:
+    claim: Callable[[int], None],
+) -> Handoff | None:
     """Record what a call of `run` returned, unless the run ended while it was in flight.
 
     `run` is the state the call was made from: only what other transitions may have
-    changed meanwhile is read again.
+    changed meanwhile is read again. When the transaction queues the run's next call
+    and it is due, `claim(job_id)` is called before the commit (so the queue poll, which
+    can only see the job after the commit, leaves it alone) and the call is returned,
+    with the run's state and memos as of this transaction, for the caller to make at
+    once. The job row is committed all the same: after a crash it runs again.
     """
     if not refresh_run(conn, run) or run.status != RUNNING:
         jobs.delete_job(conn, record.job.id)
-        return
+        return None
+    started_before = run.started_at is not None
+    run.next_call = None
     apply_outcome(conn, machine, backoff, run, fn, record, outcome)
+    job, run.next_call = run.next_call, None
+    if job is None or run.status != RUNNING:
+        return None
+    load_memos(conn, run)
+    claim(job.id)
+    quiet = (
+        started_before
+        and outcome.kind == "ops"
+        and all(op.get("op") in _QUIET_OPS for op in outcome.ops)
+    )
+    return Handoff(job=job, run=run, wake=not quiet)
 
 
 def run_timer(conn: Connection, machine: StateMachine, job: jobs.Job) -> None:
