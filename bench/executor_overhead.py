@@ -16,9 +16,15 @@ temporary directory) and measures:
   loop (same ASGI transport and request format, memos kept in a dict, nothing
   persisted).
 
-    uv run python bench/executor_overhead.py [--runs N --steps M --repeat R] [--json PATH]
+* DBOS Transact as a contender (bench/dbos_contender.py): the same N workflows of M
+  no-op steps, SQLite WAL + synchronous=NORMAL for both, rounds alternating with the
+  executor's batches; the ratio printed is pagerunner's cost per step / DBOS's.
 
-It reports PASS/FAIL against the targets but always exits 0.
+    uv run python bench/executor_overhead.py [--runs N --steps M --repeat R] [--json PATH]
+    uv run --group bench python bench/executor_overhead.py ...   # with DBOS (optional group)
+
+Without the `bench` group (CI) dbos is not importable and the DBOS contender is skipped
+with a message. It reports PASS/FAIL against the targets but always exits 0.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,11 +56,20 @@ from pagerunner.executor.ids import new_ulid
 from pagerunner.executor.store.schema import attempts, runs
 from pagerunner.executor.transport import AppTransport
 
+try:
+    import dbos_contender
+except ImportError as exc:  # the optional `bench` group is not installed
+    dbos_contender = None  # type: ignore[assignment]
+    DBOS_MISSING = f"DBOS contender skipped ({exc}); run with `uv run --group bench ...`"
+else:
+    DBOS_MISSING = ""
+
 APP_ORIGIN = "http://bench.internal"
 APP_URL = f"{APP_ORIGIN}/api/inngest"
 EVENT_NAME = "bench/steps"
 TARGET_P50_MS = 5.0  # per step transition, p50
 TARGET_RATE = 200.0  # step transitions/s with 50 runs in flight
+TARGET_VS_DBOS = {(50, 20): 1.5, (1, 200): 3.0}  # pagerunner / DBOS cost per step (issue 10)
 TERMINAL = frozenset({"Completed", "Failed", "Cancelled"})
 POLL_S = 0.1
 
@@ -282,6 +298,57 @@ async def direct_floor(body: StepBody, recorder: Recorder, n_runs: int, n_steps:
 
 
 @dataclass
+class Contenders:
+    """The executor's measured batches and DBOS's, round by round."""
+
+    executor: list[Batch] = field(default_factory=list)
+    dbos: list[Batch] = field(default_factory=list)
+    dbos_settings: dict[str, Any] = field(default_factory=dict)
+
+
+async def dbos_recorded_batch(recorder: Recorder, n_runs: int, n_steps: int) -> Batch:
+    recorder.clear()
+    one = await dbos_contender.dbos_batch(recorder, n_runs, n_steps)
+    return Batch(n_runs, n_steps, one.wall_s, recorder.gaps_ms())
+
+
+async def alternating_rounds(
+    args: argparse.Namespace, executor: Executor, recorder: Recorder, tmp: Path
+) -> Contenders:
+    """R rounds of the executor's batch and, when DBOS runs, DBOS's; who goes first
+    alternates from round to round so both see the same drift in the machine's load.
+
+    DBOS makes its own thread pool the loop's default executor at every step (and shuts
+    it down when destroyed); pagerunner's batches run with asyncio's usual default pool,
+    set back before each of them, as they would without DBOS in the process."""
+    out = Contenders()
+    loop = asyncio.get_running_loop()
+    own_pool = ThreadPoolExecutor(thread_name_prefix="asyncio")  # asyncio's default
+    loop.set_default_executor(own_pool)
+    with contextlib.ExitStack() as stack:
+        stack.callback(loop.set_default_executor, own_pool)
+        if args.dbos:
+            url = args.dbos_url or dbos_contender.sqlite_url(tmp / "dbos.db")
+            out.dbos_settings = stack.enter_context(dbos_contender.running_dbos(url))
+            progress(f"DBOS: warm-up ({out.dbos_settings})")
+            await dbos_recorded_batch(recorder, min(args.runs, 5), args.steps)
+        for r in range(args.repeat):
+            order = ["executor", "dbos"] if r % 2 == 0 else ["dbos", "executor"]
+            for who in order:
+                if who == "dbos" and not args.dbos:
+                    continue
+                progress(f"{who}: {args.runs} runs in flight ({r + 1}/{args.repeat})")
+                if who == "dbos":
+                    out.dbos.append(await dbos_recorded_batch(recorder, args.runs, args.steps))
+                else:
+                    loop.set_default_executor(own_pool)
+                    out.executor.append(
+                        await executor_batch(executor, recorder, args.runs, args.steps)
+                    )
+    return out
+
+
+@dataclass
 class Results:
     args: dict[str, Any]
     executor_loaded: list[Batch]
@@ -289,11 +356,13 @@ class Results:
     inmemory_loaded: list[Batch]
     inmemory_unloaded: Batch
     direct: list[Batch]
+    dbos: list[Batch] = field(default_factory=list)
+    dbos_settings: dict[str, Any] = field(default_factory=dict)
 
 
 async def run_executor_phases(
     args: argparse.Namespace, app: fastapi.FastAPI, recorder: Recorder, port: int
-) -> tuple[str, Batch, list[Batch]]:
+) -> tuple[str, Batch, Contenders]:
     with tempfile.TemporaryDirectory(prefix="pagerunner-bench-") as tmp:
         config = ExecutorConfig(
             db_url=str(Path(tmp) / "bench.db"),
@@ -308,10 +377,7 @@ async def run_executor_phases(
             await executor_batch(executor, recorder, min(args.runs, 5), args.steps)
             progress(f"executor: {args.latency_runs} runs one at a time")
             unloaded = await executor_sequential(executor, recorder, args.latency_runs, args.steps)
-            loaded = []
-            for r in range(args.repeat):
-                progress(f"executor: {args.runs} runs in flight ({r + 1}/{args.repeat})")
-                loaded.append(await executor_batch(executor, recorder, args.runs, args.steps))
+            loaded = await alternating_rounds(args, executor, recorder, Path(tmp))
     return fns[0], unloaded, loaded
 
 
@@ -346,7 +412,16 @@ async def bench(args: argparse.Namespace) -> Results:
     app = build_app(f"http://127.0.0.1:{port}", body)
     fn_id, ex_unloaded, ex_loaded = await run_executor_phases(args, app, recorder, port)
     mem_unloaded, mem_loaded, direct = await run_floor_phases(args, app, recorder, body, fn_id)
-    return Results(vars(args), ex_loaded, ex_unloaded, mem_loaded, mem_unloaded, direct)
+    return Results(
+        vars(args),
+        ex_loaded.executor,
+        ex_unloaded,
+        mem_loaded,
+        mem_unloaded,
+        direct,
+        ex_loaded.dbos,
+        ex_loaded.dbos_settings,
+    )
 
 
 # -- report ------------------------------------------------------------------------------
@@ -363,6 +438,48 @@ def median_batch_rate(batches: Sequence[Batch]) -> float:
 
 def pooled(batches: Sequence[Batch], attr: str) -> list[float]:
     return [v for b in batches for v in getattr(b, attr)]
+
+
+def summarize_dbos(res: Results) -> dict[str, Any]:
+    """DBOS's rate per round and pagerunner / DBOS cost per step, round by round."""
+    if not res.dbos:
+        return {"skipped": DBOS_MISSING or "DBOS contender not requested (--no-dbos)"}
+    ratios = [d.rate / e.rate for e, d in zip(res.executor_loaded, res.dbos, strict=True)]
+    return {
+        "settings": res.dbos_settings,
+        "store": res.args.get("dbos_url") or "SQLite (WAL, synchronous=NORMAL), temp dir",
+        "per_s": median_batch_rate(res.dbos),
+        "per_s_each_round": [d.rate for d in res.dbos],
+        "step_gap": dist_ms(pooled(res.dbos, "step_gaps_ms")),
+        "ratio_each_round": ratios,
+        "ratio_median": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "target": TARGET_VS_DBOS.get((res.args["runs"], res.args["steps"])),
+    }
+
+
+def render_dbos(s: dict[str, Any]) -> list[str]:
+    d, ex = s["dbos"], s["throughput"]
+    if "skipped" in d:
+        return [f"  {d['skipped']}", ""]
+    target = d["target"]
+    verdict = ""
+    if target is not None:
+        ok = d["ratio_median"] <= target
+        verdict = f"  target <= {target}x: {'PASS' if ok else 'FAIL'}"
+    return [
+        f"DBOS {d['settings'].get('dbos')} ({d['store']}; read back: {d['settings']})",
+        "  rate per round, pagerunner: "
+        + ", ".join(f"{r:.1f}" for r in ex["executor_per_s_each_repeat"])
+        + "; DBOS: "
+        + ", ".join(f"{r:.1f}" for r in d["per_s_each_round"]),
+        f"  DBOS median {d['per_s']:.1f} steps/s ({1000 / d['per_s']:.3f} ms/step), "
+        f"step gap p50 {d['step_gap']['p50']:.2f} ms, p95 {d['step_gap']['p95']:.2f} ms",
+        f"  pagerunner / DBOS cost per step: median {d['ratio_median']:.2f}x "
+        f"(range {d['ratio_min']:.2f}-{d['ratio_max']:.2f}x){verdict}",
+        "",
+    ]
 
 
 def summarize(res: Results) -> dict[str, Any]:
@@ -408,6 +525,7 @@ def summarize(res: Results) -> dict[str, Any]:
             "rate_pass": ex_rate >= TARGET_RATE,
             "rate_runs_in_flight": res.args["runs"],
         },
+        "dbos": summarize_dbos(res),
     }
 
 
@@ -453,6 +571,7 @@ def render(s: dict[str, Any]) -> str:
         row("  call into the app (attempts)", ld["executor_call"]),
         row(f"{c['runs']} in flight: step k -> k+1, in-memory SDK", ld["inmemory_sdk_step_gap"]),
         "",
+        *render_dbos(s),
         "targets:",
         f"  p50 step transition <= {tg['p50_transition_ms']:.0f} ms (1 run in flight): "
         f"{u['executor_step_gap']['p50']:.2f} ms  {'PASS' if tg['p50_pass'] else 'FAIL'}",
@@ -477,10 +596,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=ExecutorConfig.max_inflight,
         help="ExecutorConfig.max_inflight (default: the executor's default)",
     )
+    parser.add_argument(
+        "--no-dbos",
+        dest="dbos",
+        action="store_false",
+        help="skip the DBOS contender (skipped anyway when dbos is not installed)",
+    )
+    parser.add_argument(
+        "--dbos-url",
+        default=None,
+        help="DBOS system database URL (default: SQLite in the temp dir; postgresql://...)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     if min(args.runs, args.steps, args.repeat, args.latency_runs) < 1:
         parser.error("--runs, --steps, --repeat and --latency-runs must be >= 1")
+    if args.dbos and dbos_contender is None:
+        print(DBOS_MISSING, file=sys.stderr)
+        args.dbos = False
     return args
 
 
