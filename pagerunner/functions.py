@@ -9,6 +9,10 @@ A run stores at most `Settings.pages_per_run` pages, then hands the query over
 to a new run (`continue_event`), so that no run nears Inngest's 1,000 steps and
 no call replays more than a bounded number of memos; docs/queries.md counts the
 steps of a page and of a run.
+
+A run that ends with the query completed, failed or paused calls the query's
+webhook and then its combo's (`_notify`), each from a step of its own, so a
+delivery is retried with the step's backoff and survives a restart.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from .sources.base import (
     TransientError,
 )
 from .sources.registry import SourceRegistry
+from .webhooks import WebhookNotifier
 
 __all__ = [
     "CANCEL_EVENT",
@@ -64,6 +69,8 @@ STEPS_PER_PAGE = 4
 DEFAULT_PAGES_PER_RUN = 100
 #: How long every query on a credential backs off after a 429 that gave no time.
 DEFAULT_BACKOFF_S = 5.0
+#: The ends of a run that call webhooks (a cancel does not; a hand-over is no end).
+NOTIFIED = frozenset({"completed", "failed", "paused"})
 
 
 def execute_event(query_id: str, runs: int) -> inngest.Event:
@@ -127,6 +134,7 @@ class QueryRunner:
         self.sources = sources
         self.settings = settings
         self.limiter = CredentialLimiter(store.database)
+        self.webhooks = WebhookNotifier(store, settings)
 
     async def start(
         self, query_id: str, run_id: str, previous_run_id: str | None = None
@@ -138,7 +146,14 @@ class QueryRunner:
         else:
             query = await self.store.start(query_id, run_id, page_cap=await self._cap(query_id))
         if query.status != QueryStatus.RUNNING or query.run_id != run_id:
-            return {"go": False, "status": query.status.value}
+            # A pause requested during a hand-over pauses the query here, in this run.
+            paused_here = (
+                previous_run_id is not None
+                and query.status == QueryStatus.PAUSED
+                and query.run_id == previous_run_id
+            )
+            targets = await self.webhooks.targets(query) if paused_here else {}
+            return {"go": False, "status": query.status.value, "pausedHere": paused_here, **targets}
         log.info(
             "query_starting",
             queryId=query_id,
@@ -156,6 +171,7 @@ class QueryRunner:
             "exhausted": query.exhausted,
             # In the memo, so that a replay hands over where the first execution did.
             "pages_per_run": self.settings.pages_per_run,
+            **await self.webhooks.targets(query),
         }
 
     async def _cap(self, query_id: str) -> int | None:
@@ -340,6 +356,8 @@ def create_functions(client: inngest.Inngest, runner: QueryRunner) -> list[innge
             "start", runner.start, query_id, ctx.run_id, str(previous) if previous else None
         )
         if not begin["go"]:
+            if begin.get("pausedHere"):
+                await _notify(ctx, runner, query_id, begin, "paused")
             return {"queryId": query_id, "status": begin["status"], "skipped": True}
         return await _page_loop(ctx, runner, query_id, begin)
 
@@ -380,7 +398,9 @@ async def _page_loop(
                 step_id, runner.page, query_id, page_number, take_slot and ctx.attempt == 0
             )
         except inngest.StepError as err:  # retries exhausted on a transient error
-            return await ctx.step.run("fail", runner.fail, query_id, err.message)
+            failed = await ctx.step.run("fail", runner.fail, query_id, err.message)
+            await _notify(ctx, runner, query_id, begin, failed["status"])
+            return failed
         share.steps += 1
         if result["next"] in ("slot", "wait"):
             tries += 1
@@ -389,7 +409,9 @@ async def _page_loop(
             continue
         if result["next"] == "stop":
             if "resume_at" in result:
+                await _notify(ctx, runner, query_id, begin, "paused")
                 return await _resume_later(ctx, runner, query_id, result)
+            await _notify(ctx, runner, query_id, begin, result["status"])
             return {"queryId": query_id, "status": result["status"]}
         if result["next"] == "done":
             break
@@ -401,7 +423,31 @@ async def _page_loop(
             )
             share.steps += 1
     final = await ctx.step.run("complete", runner.complete, query_id)
+    await _notify(ctx, runner, query_id, begin, final["status"])
     return {"queryId": query_id, **final}
+
+
+async def _notify(
+    ctx: inngest.Context, runner: QueryRunner, query_id: str, begin: dict[str, Any], status: str
+) -> None:
+    """Call the query's webhook, then its combo's, each from a durable step.
+
+    A delivery whose retries are spent is recorded as failed on the query's (or
+    the combo's) page; it does not change how the run ends.
+    """
+    if status not in NOTIFIED:
+        return
+    last = ctx.attempt >= STEP_RETRIES
+    with contextlib.suppress(inngest.StepError):
+        if begin.get("webhook"):
+            await ctx.step.run(
+                "webhook", runner.webhooks.query_event, query_id, status, ctx.run_id, last
+            )
+    with contextlib.suppress(inngest.StepError):
+        if begin.get("comboWebhook"):
+            await ctx.step.run(
+                "combo-webhook", runner.webhooks.combo_event, query_id, ctx.run_id, last
+            )
 
 
 async def _wait(ctx: inngest.Context, page_number: int, tries: int, result: dict[str, Any]) -> int:

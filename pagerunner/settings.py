@@ -19,7 +19,7 @@ from typing import Literal, NamedTuple
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "SignedModeKeys", "signed_mode_keys"]
+__all__ = ["Settings", "SignedModeKeys", "signed_mode_keys", "webhook_secret_from_token"]
 
 
 class SignedModeKeys(NamedTuple):
@@ -44,6 +44,12 @@ def signed_mode_keys(api_token: str) -> SignedModeKeys:
         signing_key=f"signkey-prod-{derive(b'pagerunner/signing-key')}",
         event_key=derive(b"pagerunner/event-key"),
     )
+
+
+def webhook_secret_from_token(api_token: str) -> str:
+    """The webhook signing secret when only the API token is set: HMAC-SHA256 of a purpose
+    under the token, as `signed_mode_keys` derives its keys (the token stays unrecoverable)."""
+    return hmac.new(api_token.encode(), b"pagerunner/webhook-secret", hashlib.sha256).hexdigest()
 
 
 class Settings(BaseSettings):
@@ -87,7 +93,7 @@ class Settings(BaseSettings):
     max_pages_ceiling: int = Field(10_000, ge=1, le=100_000)
     #: A run of execute-query stores at most this many pages, then hands the query over to
     #: a new run that continues from the checkpoint. A page costs at most 4 steps, so a run
-    #: takes at most 4 x this + 5 steps: 405 by default, far below Inngest's 1,000 per run
+    #: takes at most 4 x this + 7 steps: 407 by default, far below Inngest's 1,000 per run
     #: (and every call re-sends fewer memos). See docs/queries.md.
     pages_per_run: int = Field(100, ge=1, le=200)
     #: CSV exports neutralise cells that a spreadsheet would run as a formula (OWASP).
@@ -107,6 +113,16 @@ class Settings(BaseSettings):
     #: http://127.0.0.1:8288; unset, `serve` runs one in its own process.
     executor_url: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: The app's address as the world sees it (e.g. https://pagerunner.example.com): the links
+    #: in webhook bodies start with it. Unset: `app_origin`, http://<host>:<port>.
+    public_url: str | None = Field(None, max_length=500, pattern=r"^https?://[^\s]+$")
+    #: Signs webhook bodies (`X-Pagerunner-Signature`). Unset: derived from the API token
+    #: (`webhook_secret_from_token`); neither set: webhooks are sent unsigned.
+    webhook_secret: SecretStr | None = None
+    #: Allow webhooks to loopback, private, link-local and other non-public addresses.
+    webhook_allow_private: bool = False
+    #: Seconds one webhook attempt may take, connecting included.
+    webhook_timeout_s: float = Field(5.0, gt=0, le=60)
     #: Requests to the API and the pages: larger bodies are refused with 413.
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     #: Any one text value in a request (a parameter, a form field, a JSON string): longer
@@ -173,6 +189,19 @@ class Settings(BaseSettings):
     @property
     def app_origin(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def public_origin(self) -> str:
+        """Where links to the app's pages and API point from outside (webhook bodies)."""
+        return self.public_url.rstrip("/") if self.public_url else self.app_origin
+
+    @property
+    def webhook_signing_secret(self) -> str | None:
+        """The secret webhook signatures use: set, derived from the token, or None (unsigned)."""
+        if self.webhook_secret is not None and self.webhook_secret.get_secret_value():
+            return self.webhook_secret.get_secret_value()
+        token = self.token
+        return webhook_secret_from_token(token) if token else None
 
     @property
     def executor_origin(self) -> str:

@@ -13,7 +13,9 @@ from ..queries.credentials import CredentialLimiter
 from ..queries.model import Query
 from ..queries.store import QueryStore
 from ..settings import Settings
+from ..sources.base import BadRequestError
 from ..sources.registry import SourceRegistry
+from ..webhooks import WebhookRefused, check_url
 
 __all__ = ["SchedulingError", "Services"]
 
@@ -34,6 +36,16 @@ class Services:
     sources: SourceRegistry
     client: inngest.Inngest
     _background: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+
+    def check_webhook(self, url: str | None) -> str | None:
+        """The webhook URL of a new query or combo, or None; `BadRequestError` naming
+        `webhook` when it may not be called (the address is checked again at send time)."""
+        if url is None or not url.strip():
+            return None
+        try:
+            return check_url(url.strip(), allow_private=self.settings.webhook_allow_private)
+        except WebhookRefused as exc:
+            raise BadRequestError(f"webhook: {exc}") from exc
 
     def schedule_soon(self, query: Query) -> None:
         """Hand a saved query to the engine without making the caller wait for it.

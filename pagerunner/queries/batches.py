@@ -62,6 +62,8 @@ def _summary(conn: Connection, batch_id: str) -> dict[str, Any]:
         "records_fetched": sum(q.records_fetched for q in members),
         "records_inserted": sum(q.records_inserted for q in members),
         "distinct_records": distinct_records,
+        # Grows with every resume of a query: a combo that finishes again is a new finish.
+        "runs": sum(q.runs for q in members),
         "queries": [
             {
                 k: q.to_json()[k]
@@ -117,6 +119,13 @@ def _recent(conn: Connection, limit: int) -> list[Batch]:
     return [_BATCH_ROWS.load(r) for r in rows]
 
 
+def _unfinished(conn: Connection, batch_id: str) -> int:
+    busy = queries.c.status.in_(("pending", "running"))
+    return int(
+        conn.execute(select(func.count()).where(queries.c.batch_id == batch_id, busy)).scalar_one()
+    )
+
+
 def _batch_of(conn: Connection, query_id: str) -> str | None:
     value = conn.execute(select(queries.c.batch_id).where(queries.c.id == query_id)).scalar()
     return None if value is None else str(value)
@@ -135,9 +144,13 @@ class BatchStore:
         combos: Sequence[Mapping[str, Any]],
         *,
         max_pages: int | None = None,
+        webhook: str | None = None,
     ) -> tuple[Batch, list[Query]]:
-        """The batch and one pending query per combination, in one transaction."""
-        batch = Batch.new(source, params, max_pages, len(combos))
+        """The batch and one pending query per combination, in one transaction.
+
+        The combo's `webhook` stays on the batch: its queries do not call it one by one.
+        """
+        batch = Batch.new(source, params, max_pages, len(combos), webhook)
         new = [Query.new(source, combo, max_pages=max_pages) for combo in combos]
         await self._db.write(_create, batch, new)
         return batch, new
@@ -155,6 +168,14 @@ class BatchStore:
     async def recent(self, limit: int = 10) -> list[Batch]:
         """The latest combos, newest first."""
         return await self._db.read(_recent, limit)
+
+    async def get(self, batch_id: str) -> Batch:
+        """The batch itself; raises `BatchNotFound`."""
+        return await self._db.read(_batch, batch_id)
+
+    async def unfinished(self, batch_id: str) -> int:
+        """How many of the combo's queries are pending or running (0: it has finished)."""
+        return await self._db.read(_unfinished, batch_id)
 
     async def batch_of(self, query_id: str) -> str | None:
         """The combo a query belongs to, if any (None too for an unknown query)."""

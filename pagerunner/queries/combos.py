@@ -35,12 +35,19 @@ class Batch:
     max_pages: int | None
     query_count: int
     created_at: datetime
+    #: Called once when every query of the combo has finished (none pending or running).
+    webhook: str | None = None
 
     @classmethod
     def new(
-        cls, source: str, params: Mapping[str, Any], max_pages: int | None, count: int
+        cls,
+        source: str,
+        params: Mapping[str, Any],
+        max_pages: int | None,
+        count: int,
+        webhook: str | None = None,
     ) -> Batch:
-        return cls(new_id(), source, dict(params), max_pages, count, utcnow())
+        return cls(new_id(), source, dict(params), max_pages, count, utcnow(), webhook)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +57,7 @@ class Batch:
             "max_pages": self.max_pages,
             "query_count": self.query_count,
             "created_at": self.created_at.isoformat(),
+            "webhook": self.webhook,
         }
 
 

@@ -210,6 +210,8 @@ class Query:
     run_id: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    #: Called when the query completes, fails or pauses (checked by `pagerunner.webhooks`).
+    webhook: str | None = None
 
     @classmethod
     def new(
@@ -218,6 +220,7 @@ class Query:
         params: Mapping[str, Any],
         *,
         max_pages: int | None = None,
+        webhook: str | None = None,
         now: datetime | None = None,
     ) -> Query:
         """A pending query that starts at page 1."""
@@ -232,6 +235,7 @@ class Query:
             created_at=now,
             updated_at=now,
             max_pages=max_pages,
+            webhook=webhook,
         )
 
     @property
@@ -416,6 +420,7 @@ class Query:
             "updated_at": _iso(self.updated_at),
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
+            "webhook": self.webhook,
         }
 
 

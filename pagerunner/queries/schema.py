@@ -7,6 +7,7 @@
 * `pr_batches`        combos: one batch of queries from list-valued params.
 * `pr_credentials`    per credential: the next free request slot and any back-off.
 * `pr_usage`          requests per credential per day and per month.
+* `pr_webhook_deliveries` one row per webhook call of a query or a combo: its attempts and outcome.
 
 The executor's `exec_*` tables may live in the same database: `include_name`
 keeps Alembic's eyes on `pr_*` only. Any change here needs a migration in
@@ -51,6 +52,7 @@ __all__ = [
     "query_records",
     "records",
     "usage",
+    "webhook_deliveries",
 ]
 
 PREFIX = "pr_"
@@ -125,6 +127,7 @@ queries = Table(
     Column("runs", Integer, nullable=False),
     Column("run_id", String(64), nullable=True),  # the durable run that started it last
     Column("batch_id", String(26), nullable=True, index=True),  # the combo it belongs to
+    Column("webhook", Text, nullable=True),  # called when it completes, fails or pauses
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
@@ -190,6 +193,7 @@ batches = Table(
     Column("max_pages", Integer, nullable=True),
     Column("query_count", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("webhook", Text, nullable=True),  # called once the whole combo has finished
 )
 
 credentials = Table(
@@ -208,6 +212,23 @@ usage = Table(
     Column("credential_id", String(255), primary_key=True),
     Column("period", String(10), primary_key=True),  # "2026-11-28" (day) or "2026-11" (month)
     Column("requests", Integer, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "pr_webhook_deliveries",
+    metadata,
+    Column("id", String(160), primary_key=True),  # also the body's `id`: receivers dedupe by it
+    Column("query_id", String(26), nullable=True, index=True),  # a query's own webhook
+    Column("batch_id", String(26), nullable=True, index=True),  # or a combo's
+    Column("event", String(32), nullable=False),  # query.completed, combo.finished, ...
+    Column("run_id", String(64), nullable=False),  # the durable run that sends it
+    Column("status", String(16), nullable=False),  # sending, retrying, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("signed", Boolean, nullable=False),
+    Column("response_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 

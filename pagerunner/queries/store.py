@@ -206,10 +206,15 @@ class QueryStore:
     # -- queries ---------------------------------------------------------------------------
 
     async def create(
-        self, source: str, params: Mapping[str, Any], *, max_pages: int | None = None
+        self,
+        source: str,
+        params: Mapping[str, Any],
+        *,
+        max_pages: int | None = None,
+        webhook: str | None = None,
     ) -> Query:
         """A new pending query (one run requested) that starts at page 1."""
-        query = Query.new(source, params, max_pages=max_pages)
+        query = Query.new(source, params, max_pages=max_pages, webhook=webhook)
         await self._db.write(lambda conn: conn.execute(queries.insert(), QUERY_ROWS.values(query)))
         return query
 

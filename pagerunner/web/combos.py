@@ -23,9 +23,17 @@ from ..functions import page_cap
 from ..guard import CsrfChecked
 from ..queries.batches import BatchNotFound, BatchStore
 from ..queries.combos import DEFAULT_CAP, TooManyCombos, expand
+from ..queries.deliveries import DeliveryStore
 from ..queries.model import Query, QueryError, utcnow
 from ..sources.base import BadRequestError, Source
-from .routes import _parse_max_pages, _relative, page_cap_context, render
+from .routes import (
+    _parse_max_pages,
+    _relative,
+    page_cap_context,
+    parse_webhook,
+    render,
+    webhook_context,
+)
 from .views import COMBO_NOTICES, ComboView, UsageRow, combo_params_text, format_time, unique_lines
 
 __all__ = ["router"]
@@ -55,8 +63,13 @@ async def create_combo(request: Request, services: ServicesDep, _csrf: CsrfCheck
     form = await request.form()
     texts = {k[len("lines.") :]: str(v) for k, v in form.items() if k.startswith("lines.")}
     max_pages_text = str(form.get("max_pages") or "").strip()
+    webhook_text = str(form.get("webhook") or "").strip()
     context = await _form_context(
-        services, str(form.get("source") or ""), texts, max_pages=max_pages_text
+        services,
+        str(form.get("source") or ""),
+        texts,
+        max_pages=max_pages_text,
+        webhook=webhook_text,
     )
     source: Source | None = context["source"]
     errors: dict[str, str] = context["errors"]
@@ -64,6 +77,7 @@ async def create_combo(request: Request, services: ServicesDep, _csrf: CsrfCheck
         errors["source"] = f"choose one of: {', '.join(services.sources.names()) or 'none'}"
         return render(request, "combo_new.html", context, http.HTTP_422_UNPROCESSABLE_CONTENT)
     max_pages = _parse_max_pages(max_pages_text, errors, services.settings.max_pages_ceiling)
+    webhook = parse_webhook(services, webhook_text, errors)
     params = {name: unique_lines(texts.get(name, "")) for name in source.params_help}
     params = {name: values for name, values in params.items() if values}
     combos = _expand(source, params, errors)
@@ -74,7 +88,11 @@ async def create_combo(request: Request, services: ServicesDep, _csrf: CsrfCheck
         return render(request, "combo_new.html", context)
     try:
         batch, created = await BatchStore(services.store.database).create(
-            source.name, params, combos, max_pages=page_cap(source, services.settings, max_pages)
+            source.name,
+            params,
+            combos,
+            max_pages=page_cap(source, services.settings, max_pages),
+            webhook=webhook,
         )
     except QueryError as exc:
         errors["form"] = str(exc)
@@ -107,7 +125,12 @@ async def _schedule_all(services: Services, created: Sequence[Query]) -> str:
 
 
 async def _form_context(
-    services: Services, source_name: str, values: dict[str, str], *, max_pages: str = ""
+    services: Services,
+    source_name: str,
+    values: dict[str, str],
+    *,
+    max_pages: str = "",
+    webhook: str = "",
 ) -> dict[str, Any]:
     names = services.sources.names()
     source = None
@@ -133,6 +156,7 @@ async def _form_context(
         "errors": {},
         "max_pages": max_pages,
         **page_cap_context(services, source),
+        **webhook_context(services, webhook),
         "cap": DEFAULT_CAP,
         "preview": None,
         "recent": recent,
@@ -159,6 +183,8 @@ async def combo_page(
     url = request.url.remove_query_params(["fragment", "done"])
     context: dict[str, Any] = {
         "combo": ComboView(summary, utcnow()),
+        "deliveries": await DeliveryStore(services.store.database).for_batch(batch_id),
+        "webhook_signed": services.settings.webhook_signing_secret is not None,
         "live_url": _relative(url.include_query_params(fragment=1)),
         "notice": None if fragment else COMBO_NOTICES.get(done),
     }

@@ -24,6 +24,7 @@ from ..api.services import SchedulingError, Services
 from ..functions import FUNCTION_ID, page_cap
 from ..guard import SESSION_COOKIE, CsrfChecked, csrf_token
 from ..queries.batches import BatchStore
+from ..queries.deliveries import DeliveryStore
 from ..queries.model import InvalidTransition, QueryError, QueryNotFound, QueryStatus, utcnow
 from ..safetext import scrub_rendered
 from ..sources.base import BadRequestError, Source
@@ -178,13 +179,17 @@ async def create_query(request: Request, services: ServicesDep, _csrf: CsrfCheck
     source_name = str(form.get("source") or "")
     values = {k[len("params.") :]: str(v) for k, v in form.items() if k.startswith("params.")}
     max_pages_text = str(form.get("max_pages") or "").strip()
-    context = _form_context(services, source_name, values, {}, max_pages=max_pages_text)
+    webhook_text = str(form.get("webhook") or "").strip()
+    context = _form_context(
+        services, source_name, values, {}, max_pages=max_pages_text, webhook=webhook_text
+    )
     source: Source | None = context["source"]
     errors: dict[str, str] = context["errors"]
     if source is None:
         errors["source"] = f"choose one of: {', '.join(services.sources.names()) or 'none'}"
         return render(request, "new.html", context, http.HTTP_422_UNPROCESSABLE_CONTENT)
     max_pages = _parse_max_pages(max_pages_text, errors, services.settings.max_pages_ceiling)
+    webhook = parse_webhook(services, webhook_text, errors)
     params: dict[str, Any] = {}
     try:
         params = source.validate_params(
@@ -198,7 +203,10 @@ async def create_query(request: Request, services: ServicesDep, _csrf: CsrfCheck
         return render(request, "new.html", context, http.HTTP_422_UNPROCESSABLE_CONTENT)
     try:
         query = await services.store.create(
-            source.name, params, max_pages=page_cap(source, services.settings, max_pages)
+            source.name,
+            params,
+            max_pages=page_cap(source, services.settings, max_pages),
+            webhook=webhook,
         )
     except QueryError as exc:
         errors["form"] = str(exc)
@@ -218,6 +226,7 @@ def _form_context(
     errors: dict[str, str],
     *,
     max_pages: str = "",
+    webhook: str = "",
 ) -> dict[str, Any]:
     names = services.sources.names()
     source = None
@@ -230,7 +239,23 @@ def _form_context(
         "errors": errors,
         "max_pages": max_pages,
         **page_cap_context(services, source),
+        **webhook_context(services, webhook),
     }
+
+
+def webhook_context(services: Services, webhook: str) -> dict[str, Any]:
+    """What the webhook field of a form shows: the value, and whether calls are signed."""
+    signed = services.settings.webhook_signing_secret is not None
+    return {"webhook": webhook, "webhook_signed": signed}
+
+
+def parse_webhook(services: Services, text: str, errors: dict[str, str]) -> str | None:
+    """The form's webhook URL, checked as the API checks it; a problem goes to `errors`."""
+    try:
+        return services.check_webhook(text)
+    except BadRequestError as exc:
+        errors["webhook"] = str(exc).removeprefix("webhook: ")
+        return None
 
 
 def page_cap_context(services: Services, source: Source | None) -> dict[str, int | None]:
@@ -328,8 +353,11 @@ async def _query_context(
     previous_url = _page_url(url, "results_offset", pager.previous)
     next_url = _page_url(url, "results_offset", pager.next)
     links = _dashboard_links(services, query.run_id)
+    deliveries = await DeliveryStore(services.store.database).for_query(query_id)
     return {
         "q": QueryView(query, utcnow()),
+        "deliveries": deliveries,
+        "webhook_signed": services.settings.webhook_signing_secret is not None,
         "chain": RunChain.of(pages, links["run_page"] if links else None),
         "batch_id": await BatchStore(services.store.database).batch_of(query_id),
         "page_log": list(reversed(pages[-PAGE_LOG_ROWS:])),

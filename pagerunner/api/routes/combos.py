@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...functions import page_cap
 from ...queries.batches import BatchStore
 from ...queries.combos import DEFAULT_CAP, expand
+from ...queries.deliveries import DeliveryStore
+from ...webhooks.address import MAX_URL_CHARS
 from ..deps import Offset, ServicesDep
 from ..errors import NOT_FOUND, UNAVAILABLE
 
@@ -29,24 +31,37 @@ class RunCombos(BaseModel):
     )
     max_pages: int | None = Field(None, ge=1, le=100_000)
     max_queries: int = Field(DEFAULT_CAP, ge=1, le=10_000)
+    webhook: str | None = Field(
+        None,
+        max_length=MAX_URL_CHARS,
+        description="Called once with a signed JSON body when every query has finished",
+        examples=["https://example.com/hooks/pagerunner"],
+    )
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Start one query per combination")
 async def run_combos(body: RunCombos, services: ServicesDep) -> dict[str, Any]:
     source = services.sources.get(body.source)
     max_pages = page_cap(source, services.settings, body.max_pages)
+    webhook = services.check_webhook(body.webhook)
     combos = expand(body.params, source.validate_params, cap=body.max_queries)
     batch, created = await BatchStore(services.store.database).create(
-        body.source, body.params, combos, max_pages=max_pages
+        body.source, body.params, combos, max_pages=max_pages, webhook=webhook
     )
     for query in created:
         services.schedule_soon(query)
     return {"id": batch.id, "queries": len(created), "query_ids": [q.id for q in created]}
 
 
-@router.get("/{batch_id}", summary="A combo's progress and its queries", responses=NOT_FOUND)
+@router.get(
+    "/{batch_id}",
+    summary="A combo's progress, its queries and its webhook deliveries",
+    responses=NOT_FOUND,
+)
 async def get_combo(batch_id: str, services: ServicesDep) -> dict[str, Any]:
-    return await BatchStore(services.store.database).summary(batch_id)
+    summary = await BatchStore(services.store.database).summary(batch_id)
+    deliveries = await DeliveryStore(services.store.database).for_batch(batch_id)
+    return {**summary, "webhook_deliveries": [d.to_json() for d in deliveries]}
 
 
 @router.get(

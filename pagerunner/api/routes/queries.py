@@ -9,7 +9,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...functions import page_cap
+from ...queries.deliveries import DeliveryStore
 from ...queries.model import QueryStatus
+from ...webhooks.address import MAX_URL_CHARS
 from ..deps import Offset, ServicesDep
 from ..errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from ..exports import csv_lines, ndjson_lines
@@ -29,6 +31,12 @@ class RunQuery(BaseModel):
         default_factory=dict, examples=[{"q": "coffee", "location": "Austin, TX"}]
     )
     max_pages: int | None = Field(None, ge=1, le=100_000)
+    webhook: str | None = Field(
+        None,
+        max_length=MAX_URL_CHARS,
+        description="Called with a signed JSON body when the query completes, fails or pauses",
+        examples=["https://example.com/hooks/pagerunner"],
+    )
 
 
 @router.post("/run", status_code=status.HTTP_202_ACCEPTED, summary="Start a query")
@@ -36,7 +44,8 @@ async def run_query(body: RunQuery, services: ServicesDep) -> dict[str, Any]:
     source = services.sources.get(body.source)
     params = source.validate_params(body.params)
     max_pages = page_cap(source, services.settings, body.max_pages)
-    query = await services.store.create(body.source, params, max_pages=max_pages)
+    webhook = services.check_webhook(body.webhook)
+    query = await services.store.create(body.source, params, max_pages=max_pages, webhook=webhook)
     services.schedule_soon(query)  # answer at once: the query is saved, the send follows
     return {"id": query.id, "status": query.status.value}
 
@@ -64,10 +73,14 @@ async def list_queries(
 
 
 @router.get(
-    "/{query_id}", summary="One query: status, progress, error, checkpoint", responses=NOT_FOUND
+    "/{query_id}",
+    summary="One query: status, progress, error, checkpoint, webhook deliveries",
+    responses=NOT_FOUND,
 )
 async def get_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
-    return (await services.store.get(query_id)).to_json()
+    query = await services.store.get(query_id)
+    deliveries = await DeliveryStore(services.store.database).for_query(query_id)
+    return {**query.to_json(), "webhook_deliveries": [d.to_json() for d in deliveries]}
 
 
 @router.post(
