@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,15 +60,18 @@ def serve_env(tmp: Path, port: int, page_delay_s: float) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_serve(tmp: Path, page_delay_s: float) -> Iterator[Server]:
-    """`python -m pagerunner serve` in `tmp`; terminated (then killed) on the way out."""
+def running_serve(
+    tmp: Path, page_delay_s: float, extra_env: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """`python -m pagerunner serve` in `tmp`; terminated (then killed) on the way out.
+    `extra_env` is added last (e.g. PAGERUNNER_PAGES_PER_RUN, a known executor port)."""
     port = free_port()
     log_path = tmp / "serve.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pagerunner", "serve"],
             cwd=tmp,
-            env=serve_env(tmp, port, page_delay_s),
+            env={**serve_env(tmp, port, page_delay_s), **(extra_env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
