@@ -365,7 +365,7 @@ async def run_executor_phases(
 ) -> tuple[str, Batch, Contenders]:
     with tempfile.TemporaryDirectory(prefix="pagerunner-bench-") as tmp:
         config = ExecutorConfig(
-            db_url=str(Path(tmp) / "bench.db"),
+            db_url=args.db_url or str(Path(tmp) / "bench.db"),
             app_urls=(APP_URL,),
             max_inflight=args.max_inflight,
         )
@@ -489,7 +489,9 @@ def summarize(res: Results) -> dict[str, Any]:
     unloaded = dist_ms(res.executor_unloaded.step_gaps_ms)
     return {
         "config": {k: v for k, v in res.args.items() if k != "json"},
-        "machine": machine(store="SQLite (WAL, synchronous=NORMAL), temp dir"),
+        "machine": machine(
+            store=res.args.get("db_url") or "SQLite (WAL, synchronous=NORMAL), temp dir"
+        ),
         "throughput": {
             "executor_per_s": ex_rate,
             "executor_per_s_each_repeat": [b.rate for b in res.executor_loaded],
@@ -601,6 +603,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         dest="dbos",
         action="store_false",
         help="skip the DBOS contender (skipped anyway when dbos is not installed)",
+    )
+    parser.add_argument(
+        "--db-url",
+        default=None,
+        help="the executor's database URL (default: SQLite in the temp dir; postgresql://...)",
     )
     parser.add_argument(
         "--dbos-url",

@@ -1,0 +1,230 @@
+"""One long query: cost per page at pages 10, 1,000 and 2,000, and the steps per run.
+
+Starts `pagerunner serve` as a subprocess (SQLite in a temporary directory, the
+demo source unlimited, PAGERUNNER_PAGE_DELAY_S=0, PAGERUNNER_PAGES_PER_RUN left at
+its default unless --pages-per-run is given) and runs one demo query of P pages
+(`total:P x 20`, `max_pages` P). When it has completed:
+
+* cost per page at page n: the gap between the `fetched_at` of pages n-1 and n in
+  the page log (everything a page costs with no delay: the executor's transitions,
+  the SDK's replay, the fetch, the store), median over the W pages ending at n;
+  gaps that cross from one run to the next (a hand-over) are counted apart;
+* the page step's own call (`page-n` in the executor's /v1/runs/{id}/steps):
+  its attempt's duration, median over the same window;
+* steps per run, from /v1/runs/{id}/steps for every run in the page log: the
+  largest is the figure the issue bounds (no run over 500 steps).
+
+    uv run python bench/long_query.py [--pages 2000] [--at 10,1000,2000] [--json PATH]
+
+It prints the issue's targets with PASS/FAIL but always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import itertools
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from common import free_port, machine, progress, report
+from serve_process import running_serve, wait_ready
+
+PAGE_SIZE = 20  # the demo source's default page size
+TARGET_COST_RATIO = 1.2  # cost at the last page / cost at page 10
+TARGET_MAX_STEPS = 500
+
+
+def ts(value: str) -> float:
+    return datetime.datetime.fromisoformat(value).timestamp()
+
+
+async def run_query(client: httpx.AsyncClient, pages: int, timeout_s: float) -> dict[str, Any]:
+    body = {
+        "source": "demo",
+        "params": {"q": f"long total:{pages * PAGE_SIZE}"},
+        "max_pages": pages,
+    }
+    response = await client.post("/api/queries/run", json=body)
+    response.raise_for_status()
+    query_id = response.json()["id"]
+    started = time.perf_counter()
+    last_report = started
+    while time.perf_counter() - started < timeout_s:
+        q = (await client.get(f"/api/queries/{query_id}")).json()
+        if q["status"] not in ("pending", "running"):
+            q["wall_s"] = time.perf_counter() - started
+            return q
+        if time.perf_counter() - last_report > 15:
+            last_report = time.perf_counter()
+            progress(f"{q['pages_fetched']} pages after {last_report - started:.0f}s")
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"query {query_id} did not finish within {timeout_s:.0f}s")
+
+
+async def run_steps(executor: httpx.AsyncClient, run_ids: Sequence[str]) -> dict[str, Any]:
+    steps: dict[str, Any] = {}
+    for run_id in run_ids:
+        response = await executor.get(f"/v1/runs/{run_id}/steps")
+        response.raise_for_status()
+        steps[run_id] = response.json()["data"]
+    return steps
+
+
+def page_call_ms(steps: dict[str, Any]) -> dict[int, float]:
+    """The page step's call duration per page number (`page-N`, first attempt)."""
+    found: dict[int, float] = {}
+    for run_steps in steps.values():
+        for step in run_steps:
+            name = str(step.get("name") or step.get("id") or "")
+            if name.startswith("page-") and name[5:].isdigit() and step["attempts"]:
+                found[int(name[5:])] = float(step["attempts"][0]["duration_ms"] or 0)
+    return found
+
+
+def cost_at(
+    pages: list[dict[str, Any]], calls: dict[int, float], n: int, window: int
+) -> dict[str, Any]:
+    """Median gap between consecutive pages over the `window` pages ending at n (within a
+    run), and the page step's call over the same pages."""
+    by_number = {p["page_number"]: p for p in pages}
+    gaps, handovers = [], []
+    for k in range(max(2, n - window + 1), n + 1):
+        a, b = by_number.get(k - 1), by_number.get(k)
+        if a is None or b is None:
+            continue
+        gap = (ts(b["fetched_at"]) - ts(a["fetched_at"])) * 1000
+        (gaps if a["run_id"] == b["run_id"] else handovers).append(gap)
+    own = [calls[k] for k in range(max(1, n - window + 1), n + 1) if k in calls]
+    return {
+        "page": n,
+        "gap_ms_median": statistics.median(gaps) if gaps else float("nan"),
+        "gaps": len(gaps),
+        "handover_gaps_ms": handovers,
+        "page_call_ms_median": statistics.median(own) if own else float("nan"),
+        "fetch_ms_median": statistics.median(
+            by_number[k]["duration_ms"] for k in range(max(1, n - window + 1), n + 1)
+        ),
+    }
+
+
+async def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    executor_port = free_port()
+    env = {"PAGERUNNER_EXECUTOR_PORT": str(executor_port)}
+    if args.pages_per_run:
+        env["PAGERUNNER_PAGES_PER_RUN"] = str(args.pages_per_run)
+    with running_serve(tmp, page_delay_s=0, extra_env=env) as server:
+        async with (
+            httpx.AsyncClient(base_url=server.base_url, timeout=120) as client,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{executor_port}", timeout=120) as ex,
+        ):
+            await wait_ready(server, client)
+            progress(f"serve ready (pid {server.proc.pid}); query of {args.pages} pages")
+            query = await run_query(client, args.pages, args.timeout)
+            pages = (await client.get(f"/api/queries/{query['id']}/pages")).json()["items"]
+            run_ids = list(dict.fromkeys(p["run_id"] for p in pages if p["run_id"]))
+            steps = await run_steps(ex, run_ids)
+    return {"query": query, "pages": pages, "run_ids": run_ids, "steps": steps}
+
+
+def summarize(args: argparse.Namespace, res: dict[str, Any], load: list[float]) -> dict[str, Any]:
+    query, pages, steps = res["query"], res["pages"], res["steps"]
+    calls = page_call_ms(steps)
+    at = [n for n in args.at if n <= len(pages)]
+    costs = [cost_at(pages, calls, n, args.window) for n in at]
+    steps_per_run = {run_id: len(s) for run_id, s in steps.items()}
+    handovers = [
+        (ts(b["fetched_at"]) - ts(a["fetched_at"])) * 1000
+        for a, b in itertools.pairwise(pages)
+        if a["run_id"] != b["run_id"]
+    ]
+    first, last = costs[0]["gap_ms_median"], costs[-1]["gap_ms_median"]
+    return {
+        "config": {k: v for k, v in vars(args).items() if k != "json"},
+        "machine": machine(store="SQLite (WAL), temp dir", load_before=load),
+        "query": {k: query[k] for k in ("id", "status", "pages_fetched", "runs", "wall_s")},
+        "pages_per_s": len(pages) / query["wall_s"],
+        "cost_at": costs,
+        "handover_gap_ms_median": statistics.median(handovers) if handovers else None,
+        "runs": len(steps_per_run),
+        "steps_per_run_max": max(steps_per_run.values(), default=0),
+        "steps_per_run": sorted(steps_per_run.values()),
+        "targets": {
+            "completed": query["status"] == "completed" and len(pages) == args.pages,
+            "cost_ratio_last_vs_first": last / first,
+            "cost_pass": last / first <= TARGET_COST_RATIO,
+            "max_steps_pass": max(steps_per_run.values(), default=0) <= TARGET_MAX_STEPS,
+        },
+    }
+
+
+def render(s: dict[str, Any]) -> str:
+    q, t, m = s["query"], s["targets"], s["machine"]
+    lines = [
+        "",
+        f"Long query: {s['config']['pages']} pages, demo source unlimited, page delay 0",
+        f"machine: {m['cpus']} cpus, Python {m['python']}, {m['store']}, load {m['load_before']}",
+        f"status {q['status']}, {q['pages_fetched']} pages in {q['wall_s']:.1f}s "
+        f"({s['pages_per_s']:.1f} pages/s), {s['runs']} runs",
+        "",
+        f"  {'page':>6} {'gap ms (p50)':>13} {'page call ms':>13} {'fetch ms':>9}",
+    ]
+    for c in s["cost_at"]:
+        lines.append(
+            f"  {c['page']:>6} {c['gap_ms_median']:>13.1f} {c['page_call_ms_median']:>13.1f}"
+            f" {c['fetch_ms_median']:>9.1f}"
+        )
+    handover = s["handover_gap_ms_median"]
+    lines += [
+        f"  hand-over between runs (page gap, p50): "
+        f"{'-' if handover is None else f'{handover:.0f} ms'}",
+        f"  steps per run: max {s['steps_per_run_max']}, min {min(s['steps_per_run'], default=0)}",
+        "",
+        "targets (issue 10):",
+        f"  completes: {'PASS' if t['completed'] else 'FAIL'}",
+        f"  cost per page at the last page <= {TARGET_COST_RATIO}x page 10: "
+        f"{t['cost_ratio_last_vs_first']:.2f}x  {'PASS' if t['cost_pass'] else 'FAIL'}",
+        f"  no run over {TARGET_MAX_STEPS} steps: {s['steps_per_run_max']}  "
+        f"{'PASS' if t['max_steps_pass'] else 'FAIL'}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--pages", type=int, default=2000, help="pages of the query")
+    parser.add_argument(
+        "--at",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[10, 1000, 2000],
+        help="pages where the cost is read (comma-separated)",
+    )
+    parser.add_argument("--window", type=int, default=10, help="pages per cost reading")
+    parser.add_argument("--pages-per-run", type=int, default=None, help="PAGERUNNER_PAGES_PER_RUN")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds for the query")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    load = [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    with tempfile.TemporaryDirectory(prefix="pagerunner-long-") as tmp:
+        res = asyncio.run(measure(args, Path(tmp)))
+    summary = summarize(args, res, load)
+    report(render(summary), summary, args.json)
+    return 0  # a benchmark reports, it does not gate
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
