@@ -8,7 +8,8 @@ its default unless --pages-per-run is given) and runs one demo query of P pages
 * cost per page at page n: the gap between the `fetched_at` of pages n-1 and n in
   the page log (everything a page costs with no delay: the executor's transitions,
   the SDK's replay, the fetch, the store), median over the W pages ending at n;
-  gaps that cross from one run to the next (a hand-over) are counted apart;
+  gaps that cross from one run to the next (a hand-over) are counted apart; and the
+  same gaps pooled by position in the run over every run (first W pages / last W);
 * the page step's own call (`page-n` in the executor's /v1/runs/{id}/steps):
   its attempt's duration, median over the same window;
 * steps per run, from /v1/runs/{id}/steps for every run in the page log: the
@@ -116,6 +117,28 @@ def cost_at(
     }
 
 
+def cost_by_position(pages: list[dict[str, Any]], window: int) -> dict[str, float]:
+    """Median page gap over every run's first and last `window` pages (its 2nd page on, and
+    up to its last): the growth within a run, pooled over all runs, less noisy than one
+    10-page reading."""
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for p in pages:
+        by_run.setdefault(str(p["run_id"]), []).append(p)
+    early, late = [], []
+    for run_pages in by_run.values():
+        gaps = [
+            (ts(b["fetched_at"]) - ts(a["fetched_at"])) * 1000
+            for a, b in itertools.pairwise(run_pages)
+        ]
+        early += gaps[:window]
+        late += gaps[-window:]
+    return {
+        "early_ms_median": statistics.median(early) if early else float("nan"),
+        "late_ms_median": statistics.median(late) if late else float("nan"),
+        "gaps_each": len(early),
+    }
+
+
 async def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     executor_port = free_port()
     env = {"PAGERUNNER_EXECUTOR_PORT": str(executor_port)}
@@ -153,6 +176,7 @@ def summarize(args: argparse.Namespace, res: dict[str, Any], load: list[float]) 
         "query": {k: query[k] for k in ("id", "status", "pages_fetched", "runs", "wall_s")},
         "pages_per_s": len(pages) / query["wall_s"],
         "cost_at": costs,
+        "cost_by_position_in_run": cost_by_position(pages, args.window),
         "handover_gap_ms_median": statistics.median(handovers) if handovers else None,
         "runs": len(steps_per_run),
         "steps_per_run_max": max(steps_per_run.values(), default=0),
@@ -182,8 +206,11 @@ def render(s: dict[str, Any]) -> str:
             f"  {c['page']:>6} {c['gap_ms_median']:>13.1f} {c['page_call_ms_median']:>13.1f}"
             f" {c['fetch_ms_median']:>9.1f}"
         )
-    handover = s["handover_gap_ms_median"]
+    handover, pos = s["handover_gap_ms_median"], s["cost_by_position_in_run"]
     lines += [
+        f"  every run, its first {s['config']['window']} page gaps / its last: "
+        f"{pos['early_ms_median']:.1f} / {pos['late_ms_median']:.1f} ms (p50, "
+        f"{pos['gaps_each']} gaps each): {pos['late_ms_median'] / pos['early_ms_median']:.2f}x",
         f"  hand-over between runs (page gap, p50): "
         f"{'-' if handover is None else f'{handover:.0f} ms'}",
         f"  steps per run: max {s['steps_per_run_max']}, min {min(s['steps_per_run'], default=0)}",
