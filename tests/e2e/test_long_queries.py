@@ -15,10 +15,11 @@ from .conftest import App, fast_settings, running_app
 
 async def chain(app: App, query_id: str) -> list[dict[str, Any]]:
     """The query's runs, oldest first, each with its trigger event and its step names."""
+    runs = await app.runs()  # before the events: a run's event is stored before the run
     listed = await app.executor_api.get("/v1/events", params={"limit": 500})
     events = {e["internal_id"]: e for e in listed.json()["data"]}
     found = []
-    for run in sorted(await app.runs(), key=lambda r: r["run_id"]):
+    for run in sorted(runs, key=lambda r: r["run_id"]):
         event = events[run["event_id"]]
         if event["data"]["queryId"] != query_id:
             continue
