@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool, QueuePool
 
-__all__ = ["Database", "migrate_database", "sqlite_pragmas", "sync_url"]
+__all__ = ["Database", "migrate_database", "run_alembic_env", "sqlite_pragmas", "sync_url"]
 
 T = TypeVar("T")
 
@@ -102,6 +102,46 @@ async def migrate_database(
         await asyncio.to_thread(run)
     except SQLAlchemyError as exc:
         raise error(f"migration failed: {exc.__class__.__name__}: {exc}") from exc
+
+
+def run_alembic_env(context: Any, **options: Any) -> None:
+    """The body of a store's Alembic `env.py`: migrate offline, or on the caller's connection.
+
+    `options` go to `context.configure` (target metadata, version table, filters);
+    the caller's connection is `config.attributes["connection"]` (see
+    `migrate_database`), else one is made from `sqlalchemy.url`.
+    """
+    config = context.config
+    if context.is_offline_mode():  # `alembic upgrade --sql`: SQL to stdout
+        context.configure(
+            url=config.get_main_option("sqlalchemy.url"), literal_binds=True, **options
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def run(connection: Connection) -> None:
+        # SQLite cannot ALTER most things: migrations copy-and-move tables there.
+        batch = connection.dialect.name == "sqlite"
+        context.configure(
+            connection=connection, compare_type=True, render_as_batch=batch, **options
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run(connection)
+        return
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no connection given and no sqlalchemy.url set")
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            run(conn)
+    finally:
+        engine.dispose()
 
 
 def _describe(exc: SQLAlchemyError) -> str:
