@@ -27,7 +27,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
@@ -71,8 +71,6 @@ class InputLimits:
     max_text_chars: int | None = 10_000
     #: Whether text may hold control characters (NUL included); lone surrogates never may.
     control_chars: bool = False
-    #: Whether JSON bodies are parsed and checked (the body size is checked anyway).
-    check_json_bodies: bool = True
 
 
 class InputError(ValueError):
@@ -151,33 +149,29 @@ class BoundedInput:
     #: Run after the generic checks on a parsed JSON body of the given path prefix.
     validators: dict[str, Callable[[Scope, Any], None]] = field(default_factory=dict)
 
-    def limits_for(self, path: str) -> InputLimits:
-        for prefix, limits in self.overrides.items():
-            if path.startswith(prefix):
-                return limits
-        return self.limits
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        limits = self.limits_for(path)
+        limits = _by_prefix(self.overrides, path) or self.limits
         try:
             _check_query(scope, limits)
             body = await _read_body(scope, receive, limits.max_body_bytes)
             if body:
-                _check_body(scope, body, limits, self._validator(path))
+                _check_body(scope, body, limits, _by_prefix(self.validators, path))
         except InputError as exc:
             await exc.response()(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 
-    def _validator(self, path: str) -> Callable[[Scope, Any], None] | None:
-        for prefix, validator in self.validators.items():
-            if path.startswith(prefix):
-                return validator
-        return None
+
+T = TypeVar("T")
+
+
+def _by_prefix(by_prefix: dict[str, T], path: str) -> T | None:
+    """The value of the first prefix of `path` in `by_prefix`."""
+    return next((v for prefix, v in by_prefix.items() if path.startswith(prefix)), None)
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -224,7 +218,7 @@ def _check_body(
     scope: Scope, body: bytes, limits: InputLimits, validator: Callable[[Scope, Any], None] | None
 ) -> None:
     content_type = _header(scope, b"content-type").split(";")[0].strip().lower()
-    if content_type in _JSON_TYPES and limits.check_json_bodies:
+    if content_type in _JSON_TYPES:
         value = check_json(body, limits)
         if validator is not None:
             validator(scope, value)
