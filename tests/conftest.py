@@ -6,6 +6,19 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import create_engine, inspect
+
+from pagerunner.sqlstore import sync_url
+
+
+def table_names(url: str) -> set[str]:
+    """The tables of the database at `url` (a file path or a URL)."""
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            return set(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect, text
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, text
 
 from pagerunner.executor.errors import StoreError
 from pagerunner.executor.signing import canonical_json
@@ -23,6 +23,7 @@ from pagerunner.executor.store.migrate import INITIAL_REVISION, alembic_config, 
 from pagerunner.queries import schema as query_schema
 from pagerunner.queries.migrate import migrate as migrate_queries
 from pagerunner.sqlstore import sync_url
+from tests.conftest import table_names
 from tests.postgres import fresh_database
 
 FIXTURE = Path(__file__).with_name("fixtures") / "executor-0.1.0.sql"
@@ -63,15 +64,6 @@ def _is_the_primary_key(diff: Any) -> bool:
     return sorted(constraint.columns.keys()) == sorted(primary)
 
 
-def tables(url: str) -> set[str]:
-    engine = create_engine(sync_url(url))
-    try:
-        with engine.connect() as conn:
-            return set(inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
-
-
 def version(url: str, table: str) -> list[str]:
     engine = create_engine(sync_url(url))
     try:
@@ -94,7 +86,7 @@ async def test_migrated_schema_matches_metadata(db_url: str) -> None:
 
     await migrate(db_url)
     assert schema_diff(db_url, schema.metadata, schema.include_name) == []
-    assert tables(db_url) == {
+    assert table_names(db_url) == {
         "pr_queries",
         schema.VERSION_TABLE,
         *schema.metadata.tables,
@@ -139,7 +131,7 @@ def test_downgrade_removes_only_the_executors_tables(db_url: str) -> None:
     config = alembic_config(db_url)
     command.upgrade(config, "head")
     command.downgrade(config, "base")
-    assert tables(db_url) == {"pr_queries", schema.VERSION_TABLE}
+    assert table_names(db_url) == {"pr_queries", schema.VERSION_TABLE}
 
 
 def test_the_filter_ignores_the_query_store() -> None:

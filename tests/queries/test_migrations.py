@@ -9,11 +9,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect, text
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, text
 
 from pagerunner.queries.migrate import alembic_config, migrate
 from pagerunner.queries.schema import VERSION_TABLE, include_name, metadata
 from pagerunner.sqlstore import sync_url
+from tests.conftest import table_names
 
 # An executor table sharing the database: migrations must leave it alone.
 foreign = MetaData()
@@ -38,15 +39,6 @@ def _schema_diff(url: str) -> list[Any]:
         engine.dispose()
 
 
-def _tables(url: str) -> set[str]:
-    engine = create_engine(sync_url(url))
-    try:
-        with engine.connect() as conn:
-            return set(inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
-
-
 async def test_migrated_schema_matches_metadata(db_url: str) -> None:
     engine = create_engine(sync_url(db_url))
     foreign.create_all(engine)
@@ -54,7 +46,7 @@ async def test_migrated_schema_matches_metadata(db_url: str) -> None:
 
     await migrate(db_url)
     assert _schema_diff(db_url) == []
-    assert _tables(db_url) == {
+    assert table_names(db_url) == {
         "exec_runs",
         VERSION_TABLE,
         "pr_queries",
@@ -89,7 +81,7 @@ def test_downgrade_removes_only_our_tables(db_url: str) -> None:
     config = alembic_config(db_url)
     command.upgrade(config, "head")
     command.downgrade(config, "base")
-    assert _tables(db_url) == {"exec_runs", VERSION_TABLE}
+    assert table_names(db_url) == {"exec_runs", VERSION_TABLE}
 
 
 def test_the_filter_ignores_the_executor() -> None:
