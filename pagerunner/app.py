@@ -26,10 +26,12 @@ from .sources.registry import SourceRegistry
 __all__ = ["create_app"]
 
 INNGEST_PATH = "/api/inngest"
-#: Calls from the engine carry the run's whole state (Inngest allows 32 MB) and step
-#: outputs as they are: bounded in size and depth only.
+#: Calls from the engine carry the run's whole state (Inngest allows 32 MB), which the SDK
+#: parses and checks itself: only their size, their shape and JSON that parses (NaN and
+#: nesting beyond Python's parser refused) are checked here; walking every value cost ~7x
+#: the parse on a run at its step bound.
 INNGEST_CALL_LIMITS = InputLimits(
-    max_body_bytes=64 * 1024 * 1024, max_depth=256, max_text_chars=None, control_chars=True
+    max_body_bytes=64 * 1024 * 1024, max_text_chars=None, control_chars=True, check_values=False
 )
 
 

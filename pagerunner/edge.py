@@ -71,6 +71,10 @@ class InputLimits:
     max_text_chars: int | None = 10_000
     #: Whether text may hold control characters (NUL included); lone surrogates never may.
     control_chars: bool = False
+    #: Whether every value of a JSON body is checked (depth, text, numbers). Off only where
+    #: the next layer parses the body anyway and walking it would cost more than the call
+    #: (the engine's calls to `/api/inngest` carry the whole run state).
+    check_values: bool = True
 
 
 class InputError(ValueError):
@@ -113,6 +117,8 @@ def check_json(body: bytes, limits: InputLimits, loc: Sequence[str | int] = ("bo
         raise InputError(loc, f"JSON nests deeper than {limits.max_depth} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(loc, f"body is not valid JSON: {exc}") from None
+    if not limits.check_values:
+        return value
     for path, depth, item in _walk(value, tuple(loc)):
         if depth > limits.max_depth:
             raise InputError(path, f"JSON nests deeper than {limits.max_depth} levels")
