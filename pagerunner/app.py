@@ -1,11 +1,14 @@
 """The pagerunner app: the API, the web pages and the Inngest serve endpoint, from `Settings`.
 
-When `Settings.api_token` is set, everything but `/healthz`, `/login`, the static
-files and `/api/inngest` requires it (see `guard`); `/api/inngest` then takes
-only calls signed with the key derived from the token (`settings.signed_mode_keys`).
+When `Settings.api_token` is set, everything but `/healthz`, `/readyz`, `/login`,
+the static files and `/api/inngest` requires it (see `guard`), `/metrics` included;
+`/api/inngest` then takes only calls signed with the key derived from the token
+(`settings.signed_mode_keys`).
 """
 
 from __future__ import annotations
+
+import functools
 
 import inngest.fast_api
 from fastapi import FastAPI
@@ -14,11 +17,12 @@ from fastapi.routing import APIRoute
 from . import web
 from .api.engine_calls import engine_call_check
 from .api.errors import install_error_handlers
-from .api.routes import combos, health, queries, usage
+from .api.routes import combos, health, metrics, queries, usage
 from .api.services import Services
 from .edge import EDGE_RESPONSES, InputLimits, SafeJSONResponse, install_edge
 from .functions import QueryRunner, create_client, create_functions
 from .guard import Guard
+from .metrics import QueryMetrics
 from .queries.store import QueryStore
 from .settings import Settings
 from .sources.registry import SourceRegistry
@@ -47,7 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
         default_response_class=SafeJSONResponse,
         responses=EDGE_RESPONSES,
     )
-    runner = QueryRunner(store, sources, settings)
+    query_metrics = QueryMetrics()
+    runner = QueryRunner(store, sources, settings, query_metrics)
     functions = create_functions(client, runner)
     install_edge(
         app,
@@ -55,7 +60,13 @@ def create_app(settings: Settings) -> FastAPI:
         overrides={INNGEST_PATH: INNGEST_CALL_LIMITS},
         validators={INNGEST_PATH: engine_call_check({fn.get_id() for fn in functions})},
     )
-    app.state.services = Services(settings=settings, store=store, sources=sources, client=client)
+    services = Services(
+        settings=settings, store=store, sources=sources, client=client, metrics=query_metrics
+    )
+    app.state.services = services
+    query_metrics.read_at_scrape(
+        functools.partial(metrics.store_figures, services), up="pagerunner_database_up"
+    )
     # The Inngest serve endpoint is public to the guard: it checks its own request signatures.
     Guard(
         settings.token,
@@ -68,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(usage.router)
     app.include_router(combos.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     web.install(app)
     # Signed mode: the SDK refuses unsigned calls and never syncs on an unsigned PUT.
     signed = settings.signed_keys is not None

@@ -28,12 +28,14 @@ from typing import Any
 import inngest
 import structlog
 
+from .metrics import QueryMetrics
 from .queries.credentials import BudgetExceeded, CredentialLimiter
-from .queries.model import InvalidTransition, QueryNotRunning, QueryStatus
+from .queries.model import InvalidTransition, Query, QueryNotRunning, QueryStatus
 from .queries.store import QueryStore
 from .settings import Settings
 from .sources.base import (
     BadRequestError,
+    Page,
     RateLimitedError,
     Source,
     SourceError,
@@ -129,10 +131,17 @@ def create_client(settings: Settings) -> inngest.Inngest:
 class QueryRunner:
     """The step bodies of execute-query: each is safe to run more than once."""
 
-    def __init__(self, store: QueryStore, sources: SourceRegistry, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: QueryStore,
+        sources: SourceRegistry,
+        settings: Settings,
+        metrics: QueryMetrics,
+    ) -> None:
         self.store = store
         self.sources = sources
         self.settings = settings
+        self.metrics = metrics
         self.limiter = CredentialLimiter(store.database)
         self.webhooks = WebhookNotifier(store, settings)
 
@@ -226,9 +235,7 @@ class QueryRunner:
         started = time.perf_counter()
         left_at = time.time()
         try:
-            page = await source.fetch_page(
-                query.params, query.checkpoint, self.sources.credentials(query.source)
-            )
+            page = await self._fetch(query, source)
         except TransientError as exc:
             await self.store.note_retry(query_id, exc.message)
             raise  # the engine retries the step with backoff
@@ -241,10 +248,10 @@ class QueryRunner:
         finally:
             await self.limiter.sent(source.credential_id, claim, left_at)
         duration_ms = round((time.perf_counter() - started) * 1000)
-        if page.rate_limit is not None:
-            await self.limiter.observe(
-                source.credential_id, page.rate_limit.remaining, page.rate_limit.reset_at
-            )
+        if page.rate_limit is not None and await self.limiter.observe(
+            source.credential_id, page.rate_limit.remaining, page.rate_limit.reset_at
+        ):
+            self.metrics.backoffs.labels(source.credential_id, "window_spent").inc()
         try:
             saved = await self.store.save_page(
                 query_id,
@@ -255,6 +262,7 @@ class QueryRunner:
             )
         except QueryNotRunning:  # cancelled or paused while the page was in flight
             return {"next": "stop", "status": (await self.store.get(query_id)).status.value}
+        self.metrics.stored(query.source, saved)
         log.info(
             "page_executed",
             queryId=query_id,
@@ -266,6 +274,18 @@ class QueryRunner:
             await self.store.pause(query_id, "paused by request", "resume to continue")
             return {"next": "stop", "status": "paused"}
         return {"next": "continue" if saved.has_more else "done", "inserted": saved.inserted}
+
+    async def _fetch(self, query: Query, source: Source) -> Page:
+        """Fetch the query's next page, counting the provider's answer by HTTP status."""
+        credentials = self.sources.credentials(query.source)
+        started = time.perf_counter()
+        try:
+            page = await source.fetch_page(query.params, query.checkpoint, credentials)
+        except SourceError as exc:
+            self.metrics.answered(query.source, exc.http_status, time.perf_counter() - started)
+            raise
+        self.metrics.answered(query.source, page.http_status, time.perf_counter() - started)
+        return page
 
     async def _slot(self, source: Source) -> float | None:
         """Reserve the page's slot; wait for it here if it is near, else return when it is."""
@@ -285,6 +305,7 @@ class QueryRunner:
         if wait is None and exc.reset_at is not None:
             wait = max(0.0, exc.reset_at - now)
         # Every query on this credential backs off, not only the one that was refused.
+        self.metrics.backoffs.labels(source.credential_id, "rate_limited").inc()
         await self.limiter.block(
             source.credential_id,
             now + (wait if wait is not None else DEFAULT_BACKOFF_S),
@@ -292,8 +313,10 @@ class QueryRunner:
         )
         max_wait = source.max_wait_s or self.settings.max_rate_limit_wait_s
         if wait is not None and wait <= max_wait:
+            self.metrics.rate_limited.labels(source.credential_id, "wait").inc()
             log.info("rate_limited_waiting", queryId=query_id, wait_s=wait)
             return {"next": "wait", "wait_s": max(wait, 1.0)}
+        self.metrics.rate_limited.labels(source.credential_id, "pause").inc()
         reason = f"rate limited by the provider: {exc.message}"
         if wait is None or not self.settings.auto_resume:
             hint = f"retry after {round(wait)} s" if wait is not None else "resume later"

@@ -4,8 +4,9 @@ Shared infrastructure (like `sqlstore`): the app and the executor dashboard both
 install it, and it knows nothing about either.
 
 - **Token** (`PAGERUNNER_API_TOKEN`): when set, every request except the public
-  paths needs `Authorization: Bearer <token>` or the session cookie that
-  `/login` sets after the token is typed in. Browsers asking for a page are sent
+  paths (`/login`, the probes `/healthz` and `/readyz`, static files) needs
+  `Authorization: Bearer <token>` or the session cookie that `/login` sets
+  after the token is typed in. Browsers asking for a page are sent
   to `/login`; API clients get a 401. Each sign-in is a new random session
   that expires (`session_ttl_s`); the cookie holds its id, its expiry and an
   HMAC over both under a key derived from the token, so changing the token ends
@@ -76,7 +77,7 @@ class Guard:
         secure_cookies: bool = False,
     ) -> None:
         self.api_token = api_token or None
-        self.public_paths = ("/login", "/healthz", "/static/", *public_paths)
+        self.public_paths = ("/login", "/healthz", "/readyz", "/static/", *public_paths)
         self.session_ttl_s = session_ttl_s
         self.secure_cookies = secure_cookies
 

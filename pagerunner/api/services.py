@@ -1,4 +1,4 @@
-"""What the routes need, built once per app: store, sources, the Inngest client."""
+"""What the routes need, built once per app: store, sources, the Inngest client, metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import inngest
 import structlog
 
 from ..functions import CANCEL_EVENT, execute_event
+from ..metrics import QueryMetrics
 from ..queries.credentials import CredentialLimiter
 from ..queries.model import Query
 from ..queries.store import QueryStore
@@ -35,6 +36,7 @@ class Services:
     store: QueryStore
     sources: SourceRegistry
     client: inngest.Inngest
+    metrics: QueryMetrics
     _background: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     def check_webhook(self, url: str | None) -> str | None:

@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ..edge import EDGE_RESPONSES, SafeJSONResponse, install_edge
 from ..guard import Guard
+from ..probes import METRICS_RESPONSES, READY_RESPONSES, database_check, ready
 from . import views
 from .config import INTAKE_LIMITS
 from .dashboard import install_dashboard
@@ -170,6 +171,25 @@ async def info(executor: ExecutorDep) -> dict[str, Any]:
 @intake_router.get("/healthz", tags=["info"], summary="Liveness")
 async def healthz(executor: ExecutorDep) -> dict[str, Any]:
     return {"ok": True, "leader": executor.is_leader}
+
+
+@intake_router.get(
+    "/readyz", tags=["info"], summary="Readiness: the database answers", responses=READY_RESPONSES
+)
+async def readyz(executor: ExecutorDep) -> JSONResponse:
+    # Public like /healthz; a standby that does not hold the lease is ready all the same.
+    return await ready([database_check(executor.db)])
+
+
+@intake_router.get(
+    "/metrics",
+    tags=["info"],
+    summary="Prometheus metrics (the API token is required when set)",
+    response_class=PlainTextResponse,
+    responses=METRICS_RESPONSES,
+)
+async def metrics(request: Request, executor: ExecutorDep) -> PlainTextResponse:
+    return await executor.metrics.response(request)
 
 
 @v1.get("/runs/{run_id}", tags=["runs"], summary="One run")

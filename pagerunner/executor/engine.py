@@ -25,6 +25,7 @@ from .errors import ExecutorError, NotFoundError, RegistrationError, StoreError,
 from .functions import FunctionDef, parse_registration
 from .lease import LeaderLease
 from .machine import StateMachine
+from .metrics import ExecutorMetrics
 from .outcomes import CallRecord
 from .registry import Registry
 from .retention import purge
@@ -65,6 +66,7 @@ class Executor:
         self._backlog = False
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self.metrics = ExecutorMetrics(self)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -357,6 +359,7 @@ class Executor:
         finally:
             self.slots.release(run.concurrency_keys)
             self._unblock(run.concurrency_keys)
+        self.metrics.call(fn.id, job.available_at, started, ended, outcome.kind)
         record = CallRecord(job=job, started_at=started, ended_at=ended)
         claimed: list[int] = []
 

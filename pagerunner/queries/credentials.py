@@ -344,10 +344,12 @@ class CredentialLimiter:
 
     async def observe(
         self, credential_id: str, remaining: int | None, reset_at: float | None
-    ) -> None:
-        """Provider headers said the window is spent: wait for its reset."""
+    ) -> bool:
+        """Provider headers said the window is spent: wait for its reset (returns True)."""
         if remaining is not None and remaining <= 0 and reset_at is not None:
             await self.block(credential_id, reset_at, "the provider's rate-limit window is spent")
+            return True
+        return False
 
     async def usage(self) -> Sequence[CredentialUsage]:
         return await self._db.read(_usage, time.time())

@@ -167,6 +167,11 @@ def _list(
     return [QUERY_ROWS.load(row) for row in result], int(total or 0)
 
 
+def _count_by_status(conn: Connection) -> dict[str, int]:
+    counted = select(queries.c.status, func.count()).group_by(queries.c.status)
+    return {status: int(count) for status, count in conn.execute(counted)}
+
+
 def _change(conn: Connection, query_id: str, change: Callable[[Query, datetime], Query]) -> Query:
     query = _load(conn, query_id, lock=True)
     changed = change(query, utcnow())
@@ -240,6 +245,11 @@ class QueryStore:
         if source is not None:
             conditions.append(queries.c.source == source)
         return await self._db.read(lambda conn: _list(conn, conditions, limit, offset))
+
+    async def count_by_status(self) -> dict[QueryStatus, int]:
+        """How many queries are in each status (every status, zero when none)."""
+        counted = await self._db.read(_count_by_status)
+        return {status: counted.get(status.value, 0) for status in QueryStatus}
 
     async def _change(self, query_id: str, change: Callable[[Query, datetime], Query]) -> Query:
         return await self._db.write(lambda conn: _change(conn, query_id, change))
