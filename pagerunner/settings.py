@@ -123,6 +123,14 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     #: Seconds one webhook attempt may take, connecting included.
     webhook_timeout_s: float = Field(5.0, gt=0, le=60)
+    #: Where pagerunner keeps its working files: dlt's pipelines, in `<data_dir>/dlt`.
+    data_dir: Path = Path(".pagerunner")
+    #: Deliveries given in a request or a form may write DuckDB files and file destinations
+    #: only below this folder; unset, they write no files (named destinations still work).
+    delivery_dir: Path | None = None
+    #: How many levels of nested fields dlt turns into child tables (dlt's
+    #: `max_table_nesting`); deeper ones stay JSON. Unset: dlt's default; 0: no child tables.
+    max_table_nesting: int | None = Field(None, ge=0, le=1000)
     #: Requests to the API and the pages: larger bodies are refused with 413.
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     #: Any one text value in a request (a parameter, a form field, a JSON string): longer

@@ -145,13 +145,15 @@ class BatchStore:
         *,
         max_pages: int | None = None,
         webhook: str | None = None,
+        deliver: str | None = None,
     ) -> tuple[Batch, list[Query]]:
         """The batch and one pending query per combination, in one transaction.
 
         The combo's `webhook` stays on the batch: its queries do not call it one by one.
+        Its `deliver` goes to each query: each is loaded when it completes.
         """
-        batch = Batch.new(source, params, max_pages, len(combos), webhook)
-        new = [Query.new(source, combo, max_pages=max_pages) for combo in combos]
+        batch = Batch.new(source, params, max_pages, len(combos), webhook, deliver)
+        new = [Query.new(source, combo, max_pages=max_pages, deliver=deliver) for combo in combos]
         await self._db.write(_create, batch, new)
         return batch, new
 

@@ -37,6 +37,8 @@ class Batch:
     created_at: datetime
     #: Called once when every query of the combo has finished (none pending or running).
     webhook: str | None = None
+    #: A destination spec given to each of its queries: each is loaded there when it completes.
+    deliver: str | None = None
 
     @classmethod
     def new(
@@ -46,8 +48,9 @@ class Batch:
         max_pages: int | None,
         count: int,
         webhook: str | None = None,
+        deliver: str | None = None,
     ) -> Batch:
-        return cls(new_id(), source, dict(params), max_pages, count, utcnow(), webhook)
+        return cls(new_id(), source, dict(params), max_pages, count, utcnow(), webhook, deliver)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +61,7 @@ class Batch:
             "query_count": self.query_count,
             "created_at": self.created_at.isoformat(),
             "webhook": self.webhook,
+            "deliver": {"destination": self.deliver} if self.deliver else None,
         }
 
 

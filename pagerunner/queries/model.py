@@ -212,6 +212,9 @@ class Query:
     finished_at: datetime | None = None
     #: Called when the query completes, fails or pauses (checked by `pagerunner.webhooks`).
     webhook: str | None = None
+    #: A destination spec: the query's records are loaded there when it completes
+    #: (checked by `pagerunner.destinations`; never holds a credential).
+    deliver: str | None = None
 
     @classmethod
     def new(
@@ -221,6 +224,7 @@ class Query:
         *,
         max_pages: int | None = None,
         webhook: str | None = None,
+        deliver: str | None = None,
         now: datetime | None = None,
     ) -> Query:
         """A pending query that starts at page 1."""
@@ -236,6 +240,7 @@ class Query:
             updated_at=now,
             max_pages=max_pages,
             webhook=webhook,
+            deliver=deliver,
         )
 
     @property
@@ -421,6 +426,7 @@ class Query:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
             "webhook": self.webhook,
+            "deliver": {"destination": self.deliver} if self.deliver else None,
         }
 
 

@@ -8,6 +8,7 @@
 * `pr_credentials`    per credential: the next free request slot and any back-off.
 * `pr_usage`          requests per credential per day and per month.
 * `pr_webhook_deliveries` one row per webhook call of a query or a combo: its attempts and outcome.
+* `pr_destination_loads` one row per load of a query's records into its destination (dlt).
 
 The executor's `exec_*` tables may live in the same database: `include_name`
 keeps Alembic's eyes on `pr_*` only. Any change here needs a migration in
@@ -45,6 +46,7 @@ __all__ = [
     "UTCDateTime",
     "batches",
     "credentials",
+    "destination_loads",
     "include_name",
     "metadata",
     "pages",
@@ -128,6 +130,7 @@ queries = Table(
     Column("run_id", String(64), nullable=True),  # the durable run that started it last
     Column("batch_id", String(26), nullable=True, index=True),  # the combo it belongs to
     Column("webhook", Text, nullable=True),  # called when it completes, fails or pauses
+    Column("deliver", Text, nullable=True),  # a destination spec, loaded when it completes
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
@@ -194,6 +197,7 @@ batches = Table(
     Column("query_count", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("webhook", Text, nullable=True),  # called once the whole combo has finished
+    Column("deliver", Text, nullable=True),  # each of its queries is loaded there
 )
 
 credentials = Table(
@@ -227,6 +231,20 @@ webhook_deliveries = Table(
     Column("signed", Boolean, nullable=False),
     Column("response_status", Integer, nullable=True),
     Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+destination_loads = Table(
+    "pr_destination_loads",
+    metadata,
+    Column("id", String(160), primary_key=True),  # <query id>.<run id>, or .<ulid> when retried
+    Column("query_id", String(26), nullable=False, index=True),
+    Column("destination", Text, nullable=False),  # the spec: never a credential
+    Column("status", String(16), nullable=False),  # queued, loading, retrying, loaded, failed
+    Column("attempts", Integer, nullable=False),
+    Column("records", Integer, nullable=True),  # records sent by the load that succeeded
+    Column("last_error", Text, nullable=True),  # redacted
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )

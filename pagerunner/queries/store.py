@@ -217,9 +217,10 @@ class QueryStore:
         *,
         max_pages: int | None = None,
         webhook: str | None = None,
+        deliver: str | None = None,
     ) -> Query:
         """A new pending query (one run requested) that starts at page 1."""
-        query = Query.new(source, params, max_pages=max_pages, webhook=webhook)
+        query = Query.new(source, params, max_pages=max_pages, webhook=webhook, deliver=deliver)
         await self._db.write(lambda conn: conn.execute(queries.insert(), QUERY_ROWS.values(query)))
         return query
 
