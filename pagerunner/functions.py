@@ -12,7 +12,9 @@ steps of a page and of a run.
 
 A run that ends with the query completed, failed or paused calls the query's
 webhook and then its combo's (`_notify`), each from a step of its own, so a
-delivery is retried with the step's backoff and survives a restart.
+delivery is retried with the step's backoff and survives a restart. A completed
+query that names a destination sends `query/deliver.requested` from a step: the
+`deliver-query` function (`destinations.delivery`) loads its records there.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import inngest
 import structlog
 
+from .destinations.delivery import QueryDelivery, create_deliver_function, deliver_event
 from .metrics import QueryMetrics
 from .queries.credentials import BudgetExceeded, CredentialLimiter
 from .queries.model import InvalidTransition, Query, QueryNotRunning, QueryStatus
@@ -144,6 +147,7 @@ class QueryRunner:
         self.metrics = metrics
         self.limiter = CredentialLimiter(store.database)
         self.webhooks = WebhookNotifier(store, settings)
+        self.delivery = QueryDelivery(store, settings)
 
     async def start(
         self, query_id: str, run_id: str, previous_run_id: str | None = None
@@ -342,17 +346,21 @@ class QueryRunner:
         return {"resumed": True, "status": query.status.value, "runs": query.runs}
 
     async def complete(self, query_id: str) -> dict[str, Any]:
+        """running -> completed; with `deliver` (the destination's key) when it names one."""
         try:
             query = await self.store.complete(query_id)
-        except InvalidTransition:
-            return {"status": (await self.store.get(query_id)).status.value}
-        log.info(
-            "query_completed",
-            queryId=query_id,
-            pages=query.pages_fetched,
-            inserted=query.records_inserted,
-        )
-        return {"status": query.status.value}
+        except InvalidTransition:  # completed already when the step re-runs after a crash
+            query = await self.store.get(query_id)
+        else:
+            log.info(
+                "query_completed",
+                queryId=query_id,
+                pages=query.pages_fetched,
+                inserted=query.records_inserted,
+            )
+        if query.status != QueryStatus.COMPLETED or not query.deliver:
+            return {"status": query.status.value}
+        return {"status": query.status.value, "deliver": self.delivery.destination_key(query)}
 
     async def fail(self, query_id: str, message: str) -> dict[str, Any]:
         with contextlib.suppress(InvalidTransition):
@@ -384,7 +392,7 @@ def create_functions(client: inngest.Inngest, runner: QueryRunner) -> list[innge
             return {"queryId": query_id, "status": begin["status"], "skipped": True}
         return await _page_loop(ctx, runner, query_id, begin)
 
-    return [execute_query]
+    return [execute_query, create_deliver_function(client, runner.delivery, STEP_RETRIES)]
 
 
 @dataclass
@@ -446,6 +454,9 @@ async def _page_loop(
             )
             share.steps += 1
     final = await ctx.step.run("complete", runner.complete, query_id)
+    if "deliver" in final:  # the load is a run of deliver-query, one per destination at a time
+        load_id = f"{query_id}.{ctx.run_id}"
+        await ctx.step.send_event("deliver", deliver_event(query_id, load_id, final["deliver"]))
     await _notify(ctx, runner, query_id, begin, final["status"])
     return {"queryId": query_id, **final}
 
