@@ -6,8 +6,9 @@ read them; the figures are compared with what the API says about the query.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -54,6 +55,18 @@ async def scrape(client: httpx.AsyncClient, **headers: str) -> Samples:
     return parse(response.text)
 
 
+async def scrape_until(
+    client: httpx.AsyncClient, done: Callable[[Samples], bool], timeout_s: float = 10
+) -> Samples:
+    """Scrape until `done` holds (a run ends a moment after its query's last step)."""
+    for _ in range(int(timeout_s / 0.05)):
+        samples = await scrape(client)
+        if done(samples):
+            return samples
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never true: {samples}")
+
+
 async def test_metrics_match_a_finished_query_and_its_runs(tmp_path: Path) -> None:
     async with running_app(fast_settings(str(tmp_path / "p.db"))) as app:
         # After page 1: a 500, a dropped connection, then a 429 that asks to wait 0 s.
@@ -64,7 +77,9 @@ async def test_metrics_match_a_finished_query_and_its_runs(tmp_path: Path) -> No
         assert query["status"] == "completed"
         samples = await scrape(app.api)
         text = (await app.api.get("/metrics")).text
-        executor = await scrape(app.executor_api)
+        executor = await scrape_until(
+            app.executor_api, lambda e: value(e, "pagerunner_executor_runs", status="Running") == 0
+        )
 
     assert value(samples, "pagerunner_pages_fetched_total", source="demo") == 3
     assert query["pages_fetched"] == 3
@@ -103,6 +118,27 @@ async def test_metrics_match_a_finished_query_and_its_runs(tmp_path: Path) -> No
     assert value(executor, "pagerunner_executor_queue_jobs", state="due") == 0
     assert value(executor, "pagerunner_executor_leader") == 1
     assert value(executor, "pagerunner_executor_database_up") == 1
+
+
+async def test_a_paused_query_shows_in_the_figures_read_at_scrape_time(tmp_path: Path) -> None:
+    async with running_app(fast_settings(str(tmp_path / "p.db"))) as app:
+        app.sim.add_fault(Fault(kind="rate_limit", times=1, after=1, retry_after_s=600))
+        query = await app.until(await app.run("coffee total:45"))
+        samples = await scrape(app.api)
+        # The run plans its sleep until the reset right after the page step paused the query.
+        executor = await scrape_until(
+            app.executor_api, lambda e: value(e, "pagerunner_executor_queue_jobs", state="later")
+        )
+
+    # Paused until the provider's window resets; its run sleeps until then to resume it.
+    assert query["status"] == "paused"
+    assert value(samples, "pagerunner_queries", status="paused") == 1
+    assert value(samples, "pagerunner_rate_limited_total", credential=DEMO, action="pause") == 1
+    backoff = value(samples, "pagerunner_credential_backoff_seconds", credential=DEMO)
+    assert 590 < backoff <= 600
+    assert value(executor, "pagerunner_executor_runs", status="Running") == 1
+    assert value(executor, "pagerunner_executor_queue_jobs", state="later") == 1
+    assert value(executor, "pagerunner_executor_queue_oldest_due_seconds") < 5
 
 
 async def test_two_apps_in_one_process_keep_their_own_figures(tmp_path: Path) -> None:
