@@ -10,7 +10,7 @@ and `pagerunner.safetext`, so it could ship as its own package together with the
 
 from .api import create_executor_app
 from .backoff import Backoff
-from .config import ExecutorConfig
+from .config import ExecutorConfig, Limits
 from .engine import Executor
 from .errors import ExecutorError
 from .server import running_executor, serve_http
@@ -20,6 +20,7 @@ __all__ = [
     "Executor",
     "ExecutorConfig",
     "ExecutorError",
+    "Limits",
     "create_executor_app",
     "running_executor",
     "serve_http",

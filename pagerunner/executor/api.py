@@ -19,11 +19,12 @@ from ..edge import EDGE_RESPONSES, SafeJSONResponse, install_edge
 from ..guard import Guard
 from ..probes import METRICS_RESPONSES, READY_RESPONSES, database_check, ready
 from . import views
-from .config import INTAKE_LIMITS
+from .config import INTAKE_LIMITS, event_intake_limits
 from .dashboard import install_dashboard
 from .engine import Executor
 from .errors import (
     ConflictError,
+    EventTooLargeError,
     ExecutorError,
     InvalidEventError,
     NotFoundError,
@@ -86,7 +87,7 @@ def create_executor_app(executor: Executor) -> FastAPI:
         default_response_class=SafeJSONResponse,
         responses=EDGE_RESPONSES,
     )
-    install_edge(app, INTAKE_LIMITS)
+    install_edge(app, INTAKE_LIMITS, overrides={"/e/": event_intake_limits(executor.config.limits)})
     app.state.executor = executor
     server_kind = _server_kind(executor)
 
@@ -117,8 +118,8 @@ def _server_kind(executor: Executor) -> str:
     return "cloud" if executor.config.signing_key else "dev"
 
 
-def _intake_error(message: str) -> JSONResponse:
-    return JSONResponse({"ids": [], "status": 400, "error": message}, status_code=400)
+def _intake_error(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"ids": [], "status": status, "error": message}, status_code=status)
 
 
 @intake_router.post("/e/{event_key}", summary="Send one event or a list of events")
@@ -137,6 +138,8 @@ async def intake(event_key: str, request: Request, executor: ExecutorDep) -> JSO
         return _intake_error("no events in the request")
     try:
         ids = await executor.send_events(batch, seed=request.headers.get("x-inngest-event-id-seed"))
+    except EventTooLargeError as exc:
+        return _intake_error(str(exc), 413)
     except InvalidEventError as exc:
         return _intake_error(str(exc))
     return JSONResponse({"ids": ids, "status": 200})

@@ -44,6 +44,10 @@ class CallOutcome:
     no_retry: bool = False
     retry_after: timedelta | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The error is the app's own answer (a non-2xx from the SDK), kept as it was sent.
+    from_sdk: bool = False
+    #: Size of the answer's body: a bound on each op's size.
+    body_bytes: int = 0
 
 
 def call_url(runtime_url: str, fn_id: str, step_id: str) -> str:
@@ -142,13 +146,21 @@ def interpret(response: AppResponse, signing_keys: Sequence[str]) -> CallOutcome
         ops = data if isinstance(data, list) else [data] if isinstance(data, dict) else None
         if ops is None or not all(isinstance(op, dict) and "op" in op for op in ops):
             return _garbage(response, "206 body is not a list of ops")
-        return CallOutcome(kind="ops", http_status=206, ops=ops, retry_after=_retry_after(headers))
+        return CallOutcome(
+            kind="ops",
+            http_status=206,
+            ops=ops,
+            no_retry=_no_retry(headers),  # a StepError the app says not to retry
+            retry_after=_retry_after(headers),
+            body_bytes=len(body),
+        )
     return CallOutcome(
         kind="error",
         http_status=status,
         error=_error_body(data, status),
-        no_retry=headers.get("x-inngest-no-retry", "").lower() == "true",
+        no_retry=_no_retry(headers),
         retry_after=_retry_after(headers),
+        from_sdk=True,
     )
 
 
@@ -165,18 +177,17 @@ def _unwrap_stream(response: AppResponse, signing_keys: Sequence[str]) -> CallOu
     return interpret(inner, ()) if inner.status != 201 else _garbage(response, "nested 201")
 
 
+def _no_retry(headers: Mapping[str, str]) -> bool:
+    return headers.get("x-inngest-no-retry", "").lower() == "true"
+
+
 def _retry_after(headers: Mapping[str, str]) -> timedelta | None:
     return parse_retry_after(headers.get("retry-after"), now_utc())
 
 
 def _error_body(data: Any, status: int) -> dict[str, Any]:
     if isinstance(data, dict) and ("message" in data or "name" in data):
-        return {
-            "name": str(data.get("name") or "Error"),
-            "message": str(data.get("message") or ""),
-            **({"stack": data["stack"]} if data.get("stack") else {}),
-            **({"code": data["code"]} if data.get("code") else {}),
-        }
+        return data  # as the app sent it (Python: code, message, name, stack, even if null)
     return {"name": "Error", "message": f"HTTP {status}: {json.dumps(data)[:500]}"}
 
 

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..edge import InputLimits
 from .backoff import Backoff
 
-__all__ = ["INTAKE_LIMITS", "ExecutorConfig"]
+__all__ = ["INTAKE_LIMITS", "ExecutorConfig", "Limits", "event_intake_limits"]
+
+MiB = 1024 * 1024
 
 #: Events and registrations as SDKs send them: any text, bounded in size and depth
-#: (Inngest takes batches of up to 10 MiB).
+#: (Inngest takes batches of up to 10 MiB; `/e/` follows `Limits.max_batch_bytes`).
 INTAKE_LIMITS = InputLimits(
-    max_body_bytes=10 * 1024 * 1024, max_depth=100, max_text_chars=None, control_chars=True
+    max_body_bytes=10 * MiB, max_depth=100, max_text_chars=None, control_chars=True
 )
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Inngest's limits, applied as Inngest applies them (its values by default), so that a
+    function that would fail on Inngest fails the same way here (see docs/executor.md)."""
+
+    #: One event sent to `/e/` (Inngest: 3 MiB on paid plans, 256 KiB on the free plan).
+    max_event_bytes: int = 3 * MiB
+    #: One request to `/e/`, all its events together.
+    max_batch_bytes: int = 10 * MiB
+    #: Step results a run may hold; the call after the last one fails the run.
+    max_steps: int = 1000
+    #: One step's result (`{"data": ...}`) as an op of the app's answer.
+    max_step_output_bytes: int = 4 * MiB
+    #: The run's state: its events and its steps' results.
+    max_state_bytes: int = 32 * MiB
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1 (got {value})")
 
 
 @dataclass(frozen=True)
@@ -41,7 +65,13 @@ class ExecutorConfig:
     lease_ttl_s: float = 10.0
     retention_days: float = 7.0
     stop_grace_s: float = 10.0
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def signing_keys(self) -> tuple[str, ...]:
         return tuple(k for k in (self.signing_key, self.signing_key_fallback) if k)
+
+
+def event_intake_limits(limits: Limits) -> InputLimits:
+    """The edge's bounds of a request to `/e/`: one request of events (`max_batch_bytes`)."""
+    return replace(INTAKE_LIMITS, max_body_bytes=limits.max_batch_bytes)

@@ -50,7 +50,7 @@ class Executor:
         self.config = config
         self.db = Database(config.db_url, error=StoreError)
         self.registry = Registry()
-        self.machine = StateMachine(self.registry)
+        self.machine = StateMachine(self.registry, config.limits)
         self.transport = AppTransport(timeout_s=config.call_timeout_s, asgi_apps=asgi_apps)
         self.lease = LeaderLease(ttl_s=config.lease_ttl_s)
         self.slots = Slots()

@@ -4,6 +4,7 @@ ExecutorError
 ├── ExpressionError     an expression could not be parsed or evaluated
 ├── InvalidDurationError a duration or time string could not be parsed
 ├── InvalidEventError   an event sent to intake is malformed or uses a reserved name
+│   └── EventTooLargeError  an event (or a request of events) is over the size limit
 ├── RegistrationError   a sync payload is malformed or an app could not be synced
 ├── SignatureError      a request or response signature is missing or wrong
 ├── NotFoundError       a run, event or function does not exist
@@ -38,6 +39,10 @@ class InvalidDurationError(ExecutorError):
 
 class InvalidEventError(ExecutorError):
     """The event is not valid."""
+
+
+class EventTooLargeError(InvalidEventError):
+    """The event is over the max size."""
 
 
 class RegistrationError(ExecutorError):

@@ -7,7 +7,6 @@ result, its memo and the next job). Nothing here does I/O besides the database.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,26 +16,22 @@ import structlog
 from sqlalchemy import Connection, delete, select, update
 
 from . import jobs
+from .config import Limits
 from .errors import InvalidEventError
 from .expressions import compile_expression
 from .flow import evaluate_key, gcra_admit
 from .functions import FunctionDef
 from .ids import new_ulid, ulid_from_seed
+from .lifecycle import CANCELLED_EVT, FAILED_EVT, FINISHED, INVOKED, invoke_memo, run_end_events
+from .limits import EventSizes, check_events, too_many_steps
 from .registry import Registry
 from .runstate import CANCELLED, FAILED, RUNNING, RunState, as_stored_json, load_run, upsert_step
 from .store.schema import debounces, events, runs, steps, waits
 
-__all__ = ["FINISHED", "INVOKED", "MAX_EVENT_BYTES", "Skipped", "StateMachine"]
+__all__ = ["CANCELLED_EVT", "FAILED_EVT", "FINISHED", "INVOKED", "Skipped", "StateMachine"]
 
 log = structlog.get_logger("pagerunner.executor")
 
-FINISHED, FAILED_EVT, CANCELLED_EVT, INVOKED = (
-    "inngest/function.finished",
-    "inngest/function.failed",
-    "inngest/function.cancelled",
-    "inngest/function.invoked",
-)
-MAX_EVENT_BYTES = 512 * 1024
 YEAR_S = 366 * 86400
 EVENT_ID_WINDOW_S = 86400
 TS_MIN, TS_MAX = 315532800000, 4102444800000  # 1980 .. 2100, in ms
@@ -62,8 +57,6 @@ def validate_event(raw: Any, index: int, *, internal: bool) -> dict[str, Any]:
         raise InvalidEventError(f"{where} ({name}): 'ts' must be in milliseconds (1980-2100)")
     if raw.get("id") is not None and not isinstance(raw.get("id"), str):
         raise InvalidEventError(f"{where} ({name}): 'id' must be a string")
-    if len(json.dumps(raw)) > MAX_EVENT_BYTES:
-        raise InvalidEventError(f"{where} ({name}): larger than {MAX_EVENT_BYTES} bytes")
     return raw
 
 
@@ -77,8 +70,10 @@ class Skipped:
 class StateMachine:
     """Transitions of runs, persisted through the connection each method receives."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, limits: Limits | None = None) -> None:
         self.registry = registry
+        self.limits = limits or Limits()
+        self.event_sizes = EventSizes()
 
     # -- events -------------------------------------------------------------------------
 
@@ -92,6 +87,8 @@ class StateMachine:
     ) -> list[str]:
         """Store events and act on them; returns internal ids in input order."""
         checked = [validate_event(r, i, internal=internal) for i, r in enumerate(raw_events)]
+        if not internal:  # as on Inngest, the executor's own events are not bounded
+            check_events(checked, self.limits)
         now = time.time()
         ids = []
         for index, raw in enumerate(checked, start=1):
@@ -170,7 +167,7 @@ class StateMachine:
                 continue
             conn.execute(delete(waits).where(waits.c.id == wait.id))
             jobs.delete_by_key(conn, f"{run.id}:{wait.step_id}:timeout")
-            memo = _invoke_memo(payload) if wait.kind == "invoke" else payload
+            memo = invoke_memo(payload) if wait.kind == "invoke" else payload
             self.record_memo(conn, run, wait.step_id, memo, now, status="completed")
             run.save(conn)
 
@@ -393,6 +390,10 @@ class StateMachine:
         run.memos[step_id] = text
         if step_id in run.pending:
             run.pending.remove(step_id)
+        if len(run.stack) >= self.limits.max_steps:
+            # Inngest refuses the next call of a run at its step limit: fail it now.
+            self.finalize(conn, run, FAILED, error=too_many_steps(self.limits))
+            return
         if not run.pending:
             run.force_plan = False
             job_id = jobs.enqueue(
@@ -413,8 +414,13 @@ class StateMachine:
         *,
         output: Any = None,
         error: Mapping[str, Any] | None = None,
+        cause: str | None = None,
     ) -> None:
-        """End a run, clear its queue and waits, and emit the lifecycle events."""
+        """End a run, clear its queue and waits, and emit the lifecycle events.
+
+        `cause` is given when `error` is the app's own error body: the server's reason,
+        as Inngest reports it (see `lifecycle.standard_error`).
+        """
         now = time.time()
         run.status = status
         conn.execute(
@@ -436,37 +442,17 @@ class StateMachine:
             .values(status="cancelled" if status == CANCELLED else "abandoned", ended_at=now)
         )
         log.info("run_finished", run_id=run.id, function_id=run.function_id, status=status)
-        self._emit_lifecycle(conn, run, status, output, error)
-
-    def _emit_lifecycle(
-        self,
-        conn: Connection,
-        run: RunState,
-        status: str,
-        output: Any,
-        error: Mapping[str, Any] | None,
-    ) -> None:
-        if run.event["name"] in (FINISHED, FAILED_EVT):
-            return  # never report on the reporters
-        data: dict[str, Any] = {
-            "function_id": run.function_id,
-            "run_id": run.id,
-            "event": run.event,
-            "events": run.events,
-            "_inngest": {"status": status},
-        }
-        if run.correlation_id:
-            data["correlation_id"] = run.correlation_id
-        if error is not None:
-            data["error"] = {"error": error.get("message", ""), **error}
-        else:
-            data["result"] = output
-        emitted = [{"name": FINISHED, "data": data}]
-        if status == FAILED:
-            emitted.append({"name": FAILED_EVT, "data": data, "id": run.id})
-        elif status == CANCELLED:
-            emitted.append({"name": CANCELLED_EVT, "data": data, "id": run.id})
-        self.ingest(conn, emitted, internal=True)
+        emitted = run_end_events(
+            function_id=run.function_id,
+            run_id=run.id,
+            events=run.events,
+            status=status,
+            output=output,
+            error=error,
+            cause=cause,
+        )
+        if emitted:
+            self.ingest(conn, emitted, internal=True)
 
 
 def _concurrency_keys(fn: FunctionDef, event: Mapping[str, Any]) -> list[list[Any]]:
@@ -480,12 +466,3 @@ def _concurrency_keys(fn: FunctionDef, event: Mapping[str, Any]) -> list[list[An
 
 def _cancel_error(reason: str) -> dict[str, Any]:
     return {"name": "FunctionCancelledError", "message": f"function cancelled ({reason})"}
-
-
-def _invoke_memo(finished: Mapping[str, Any]) -> dict[str, Any]:
-    data = finished["data"]
-    if data.get("error") is not None:
-        error = dict(data["error"])
-        error.pop("error", None)
-        return {"error": error}
-    return {"data": data.get("result")}

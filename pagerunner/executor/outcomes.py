@@ -19,8 +19,10 @@ from .backoff import Backoff
 from .calls import CallOutcome
 from .errors import InvalidDurationError
 from .functions import FunctionDef
-from .machine import FINISHED, INVOKED, YEAR_S, StateMachine
-from .runstate import COMPLETED, FAILED, RunState, upsert_step
+from .lifecycle import INVOKE_TIMEOUT_ERROR, invoked_event
+from .limits import check_answer
+from .machine import FINISHED, YEAR_S, StateMachine
+from .runstate import COMPLETED, FAILED, RunState, load_memos, upsert_step
 from .store.schema import attempts, waits
 from .timeparse import now_utc, parse_duration, parse_sleep_until
 
@@ -29,10 +31,6 @@ __all__ = ["CallRecord", "apply_outcome"]
 log = structlog.get_logger("pagerunner.executor")
 
 ASYNC_OPS = ("StepPlanned", "Sleep", "WaitForEvent", "InvokeFunction")
-INVOKE_TIMEOUT_ERROR = {
-    "name": "InngestInvokeTimeoutError",
-    "message": "Timed out waiting for invoked function to complete",
-}
 
 
 @dataclass(frozen=True)
@@ -69,6 +67,10 @@ def apply_outcome(
         jobs.delete_job(conn, call.job.id)
         machine.finalize(conn, run, COMPLETED, output=outcome.output)
         return
+    if outcome.kind == "ops":
+        outcome = _within_limits(conn, machine, run, call, outcome)
+        if run.status != "Running":
+            return
     if outcome.kind == "error":
         _on_error(conn, machine, backoff, run, fn, call, outcome)
         return
@@ -106,7 +108,34 @@ def _on_error(
         return
     _attempt(conn, call, step_id, "failed", outcome)
     jobs.delete_job(conn, call.job.id)
-    machine.finalize(conn, run, FAILED, error=outcome.error)
+    machine.finalize(conn, run, FAILED, error=outcome.error, cause=_cause(outcome))
+
+
+def _cause(outcome: CallOutcome) -> str | None:
+    """Inngest's reason for a failure the app answered (see `lifecycle.standard_error`)."""
+    if not outcome.from_sdk:
+        return None
+    return (
+        "NonRetriableError" if outcome.no_retry else f"invalid status code: {outcome.http_status}"
+    )
+
+
+def _within_limits(
+    conn: Connection, machine: StateMachine, run: RunState, call: CallRecord, outcome: CallOutcome
+) -> CallOutcome:
+    """The answer, or what it is under Inngest's limits: a failed call (retried as any),
+    or, when a limit fails the run at once, the answer after failing the run."""
+    if any(step_id not in run.memos for step_id in run.stack):
+        load_memos(conn, run)  # steps that finished while this call was in flight
+    checked = check_answer(run, machine.event_sizes.of(run), outcome, machine.limits)
+    if checked is None:
+        return outcome
+    if isinstance(checked, CallOutcome):
+        return checked
+    _attempt(conn, call, None, "failed", outcome, checked)
+    jobs.delete_job(conn, call.job.id)
+    machine.finalize(conn, run, FAILED, error=checked)
+    return outcome
 
 
 def retry_delay(
@@ -320,16 +349,16 @@ class _OpHandler:
             )
         )
         self._resume_at(op, expires, {"error": INVOKE_TIMEOUT_ERROR})
-        payload = opts.get("payload") or {}
-        data = dict(payload.get("data") or {})
-        data["_inngest"] = {
-            "fn_id": target,
-            "correlation_id": correlation,
-            "expire": int(expires * 1000),
-            "source_fn_id": self.fn.id,
-            "source_app_id": self.fn.app_name,
-        }
-        self.machine.ingest(self.conn, [{"name": INVOKED, "data": data}], internal=True)
+        event = invoked_event(
+            opts.get("payload") or {},
+            function_id=target,
+            correlation_id=correlation,
+            expires_ms=int(expires * 1000),
+            step_name=_name(op),
+            source_app_id=self.fn.app_name,
+            source_fn_id=self.fn.id,
+        )
+        self.machine.ingest(self.conn, [event], internal=True)
 
     def _resume_at(self, op: Mapping[str, Any], at: float, memo: Any) -> None:
         jobs.enqueue(
