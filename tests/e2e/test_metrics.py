@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from tests.postgres import fresh_database
 
 from .conftest import fast_settings, running_app
 
+DOCS = Path(__file__).parents[2] / "docs"
 TOKEN = "metrics-token"
 DEMO = "env:PAGERUNNER_DEMO_API_KEY"
 
@@ -36,6 +39,23 @@ def parse(text: str) -> Samples:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
+
+
+def documented() -> set[str]:
+    """The metrics docs/operations.md lists, by family name (a counter without `_total`)."""
+    rows = re.findall(r"^\| `(pagerunner_\w+)` \|", (DOCS / "operations.md").read_text(), re.M)
+    return {name.removesuffix("_total") for name in rows}
+
+
+def base_name(name: str) -> str:
+    """A sample's family: `x_total`, `x_bucket`, `x_count`, `x_sum`, `x_created` are `x`."""
+    suffixes = ("_total", "_created", "_bucket", "_count", "_sum")
+    return next((name.removesuffix(s) for s in suffixes if name.endswith(s)), name)
+
+
+def families(samples: Samples) -> set[str]:
+    """The pagerunner families a scrape exposed."""
+    return {base_name(name) for name, _ in samples if name.startswith("pagerunner_")}
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
@@ -68,7 +88,7 @@ async def scrape_until(
 
 
 async def test_metrics_match_a_finished_query_and_its_runs(tmp_path: Path) -> None:
-    async with running_app(fast_settings(str(tmp_path / "p.db"))) as app:
+    async with running_app(fast_settings(str(tmp_path / "p.db"), demo_daily_budget=1000)) as app:
         # After page 1: a 500, a dropped connection, then a 429 that asks to wait 0 s.
         for kind in ("server_error", "drop", "rate_limit"):
             app.sim.add_fault(Fault(kind=kind, times=1, after=1, status=500, retry_after_s=0))
@@ -101,6 +121,7 @@ async def test_metrics_match_a_finished_query_and_its_runs(tmp_path: Path) -> No
     assert value(samples, backoffs, credential=DEMO, reason="rate_limited") == 1
     # Every request sent was counted against the credential's budget, by its id.
     assert value(samples, "pagerunner_credential_requests", credential=DEMO, period="day") == 6
+    assert value(samples, "pagerunner_credential_budget", credential=DEMO, period="day") == 1000
     assert value(samples, "pagerunner_database_up") == 1
     assert "demo-key" not in text  # the credential's value never, only its id
 
@@ -118,6 +139,14 @@ async def test_metrics_match_a_finished_query_and_its_runs(tmp_path: Path) -> No
     assert value(executor, "pagerunner_executor_queue_jobs", state="due") == 0
     assert value(executor, "pagerunner_executor_leader") == 1
     assert value(executor, "pagerunner_executor_database_up") == 1
+    assert families(samples) | families(executor) == documented()
+
+
+def test_the_grafana_dashboard_uses_only_documented_metrics() -> None:
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    used = {base_name(m) for e in exprs for m in re.findall(r"pagerunner_\w+", e)}
+    assert used and used <= documented()
 
 
 async def test_a_paused_query_shows_in_the_figures_read_at_scrape_time(tmp_path: Path) -> None:
