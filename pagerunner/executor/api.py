@@ -149,20 +149,25 @@ async def intake(event_key: str, request: Request, executor: ExecutorDep) -> JSO
 async def register(request: Request, executor: ExecutorDep) -> JSONResponse:
     keys = executor.config.signing_keys
     if keys and not check_bearer(request.headers.get("authorization"), keys):
-        return JSONResponse({"error": "signing key not accepted"}, status_code=401)
+        return _refused("signing key not accepted", 401)
     expected_kind = request.headers.get("x-inngest-expected-server-kind")
     kind = _server_kind(executor)
     if expected_kind and expected_kind != kind:
-        message = f"this is a {kind} server; the app expects {expected_kind}"
-        return JSONResponse({"error": message}, status_code=400)
+        return _refused(f"this is a {kind} server; the app expects {expected_kind}")
     try:
         payload = json.loads(await request.body())
     except ValueError as exc:
-        return JSONResponse({"error": f"body is not valid JSON: {exc}"}, status_code=400)
+        return _refused(f"body is not valid JSON: {exc}")
     try:
         return JSONResponse(await executor.register(payload))
     except RegistrationError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+        return _refused(str(exc))
+
+
+def _refused(message: str, status: int = 400) -> JSONResponse:
+    """A refused registration, as Inngest answers it: the JS SDK answers the executor's
+    sync request with the `status` it reads here (the Python SDK copies the body)."""
+    return JSONResponse({"error": message, "status": status}, status_code=status)
 
 
 @intake_router.get("/dev", tags=["info"], summary="Executor information")

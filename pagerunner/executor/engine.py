@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -27,7 +26,7 @@ from .lease import LeaderLease
 from .machine import StateMachine
 from .metrics import ExecutorMetrics
 from .outcomes import CallRecord
-from .registry import Registry
+from .registry import Registry, sync_answer
 from .retention import purge
 from .runstate import RUNNING, RunState
 from .signing import sign
@@ -169,6 +168,9 @@ class Executor:
             await self._write(self.registry.record_sync_error, url, str(exc))
             raise
         app_name = answer.get("app_id")
+        if not isinstance(app_name, str):  # the JS SDK answers {message, modified}
+            app_name = await self.db.read(self.registry.synced_from, url)
+            answer = {**answer, "app_id": app_name}
         if isinstance(app_name, str):
             started = await self._write(
                 transitions.catch_up, self.machine, url, app_name, time.time()
@@ -215,19 +217,9 @@ class Executor:
             response = await self.transport.request("PUT", url, body=body, headers=headers)
         except TransportError as exc:
             raise RegistrationError(f"could not sync {url}: {exc}") from exc
-        try:
-            answer = json.loads(response.body or b"null")
-        except ValueError:
-            answer = None
-        if response.headers.get("x-inngest-sync-kind") == "in_band" and response.status == 200:
+        answer = sync_answer(url, response.status, response.body)
+        if response.headers.get("x-inngest-sync-kind") == "in_band":
             return await self.register(answer)
-        if not isinstance(answer, dict) or answer.get("ok") is not True:
-            detail = (
-                answer.get("error")
-                if isinstance(answer, dict)
-                else response.body[:200].decode("utf-8", "replace")
-            )
-            raise RegistrationError(f"sync of {url} failed (HTTP {response.status}): {detail}")
         return answer
 
     # -- runs ------------------------------------------------------------------------------

@@ -11,16 +11,18 @@ with its last sync error, and the sync endpoint can try it by the app's id.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, select
 
+from .errors import RegistrationError
 from .functions import FunctionDef, Registration
 from .store.schema import apps, functions
 
-__all__ = ["NOT_REACHED", "KnownApp", "Registry", "placeholder_name"]
+__all__ = ["NOT_REACHED", "KnownApp", "Registry", "placeholder_name", "sync_answer"]
 
 NOT_REACHED = "not reached yet"
 
@@ -133,6 +135,12 @@ class Registry:
             conn.execute(delete(apps).where(apps.c.name == name, apps.c.reached.is_(False)))
         return since
 
+    def synced_from(self, conn: Connection, url: str) -> str | None:
+        """The app that last synced from `url`, if one did."""
+        return conn.execute(
+            select(apps.c.name).where(apps.c.url == url, apps.c.reached.is_(True))
+        ).scalar()
+
     def known_apps(self, conn: Connection) -> list[KnownApp]:
         """Every app row, placeholders included."""
         rows = conn.execute(select(apps.c.name, apps.c.url, apps.c.reached).order_by(apps.c.name))
@@ -156,3 +164,23 @@ class Registry:
 def placeholder_name(url: str) -> str:
     """The name of the app row that stands for `url` until its app answers."""
     return url[:255]  # an app id never contains "://", so it never clashes with one
+
+
+def sync_answer(url: str, status: int, body: bytes) -> dict[str, Any]:
+    """What the app at `url` answered to the executor's sync request (`PUT`), or
+    `RegistrationError`. A 2xx is a sync that worked, whatever the body says but an error:
+    the Python SDK copies the answer of `/fn/register` (a failed registration included,
+    with a 200), the JS SDK answers `{message, modified}` with the `status` that answer
+    carried.
+    """
+    try:
+        answer = json.loads(body) if body.strip() else {}
+    except ValueError:
+        answer = {}
+    fields: dict[str, Any] = answer if isinstance(answer, dict) else {}
+    if 200 <= status < 300:
+        if fields.get("error") and fields.get("ok") is not True:
+            raise RegistrationError(f"sync of {url} failed: {fields['error']}")
+        return fields
+    detail = fields.get("error") or fields.get("message") or body[:200].decode("utf-8", "replace")
+    raise RegistrationError(f"sync of {url} failed (HTTP {status}): {detail}")
