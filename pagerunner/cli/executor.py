@@ -7,17 +7,23 @@ it); `demo-api` runs the simulated provider API alone.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from ..executor import Backoff, ExecutorConfig, running_executor, serve_http
+from ..executor import Backoff, ExecutorConfig, Limits, running_executor, serve_http
 from ..logging import configure_logging
 from ..settings import signed_mode_keys
 from ..simulator import Simulator, SimulatorConfig
 from .common import LogLevel, stop_signals
 
 __all__ = ["demo_api", "executor"]
+
+
+def _limit(name: str, help_text: str) -> Any:
+    """An option for one of Inngest's limits (defaults: Inngest's values), also from the
+    environment as PAGERUNNER_EXECUTOR_<NAME>."""
+    return typer.Option(envvar=f"PAGERUNNER_EXECUTOR_{name}", help=help_text, min=1)
 
 
 def executor(
@@ -72,6 +78,21 @@ def executor(
     retention_days: Annotated[
         float, typer.Option(help="Keep finished runs and their events this long.", min=0.01)
     ] = 7.0,
+    max_event_bytes: Annotated[
+        int, _limit("MAX_EVENT_BYTES", "Largest event /e/ takes (Inngest: 3 MiB, free 256 KiB).")
+    ] = Limits.max_event_bytes,
+    max_batch_bytes: Annotated[
+        int, _limit("MAX_BATCH_BYTES", "Largest request of events /e/ takes.")
+    ] = Limits.max_batch_bytes,
+    max_steps: Annotated[
+        int, _limit("MAX_STEPS", "Step results a run may hold; the next call fails it.")
+    ] = Limits.max_steps,
+    max_step_output_bytes: Annotated[
+        int, _limit("MAX_STEP_OUTPUT_BYTES", "Largest result of one step.")
+    ] = Limits.max_step_output_bytes,
+    max_state_bytes: Annotated[
+        int, _limit("MAX_STATE_BYTES", "Largest state of a run: its events and step results.")
+    ] = Limits.max_state_bytes,
     log_level: LogLevel = "info",
 ) -> None:
     """Run the Inngest-compatible executor: point apps at it with INNGEST_DEV=http://HOST:PORT."""
@@ -98,6 +119,13 @@ def executor(
         backoff=Backoff(schedule="inngest" if retry_schedule == "inngest" else "exponential"),
         max_inflight=max_inflight,
         retention_days=retention_days,
+        limits=Limits(
+            max_event_bytes=max_event_bytes,
+            max_batch_bytes=max_batch_bytes,
+            max_steps=max_steps,
+            max_step_output_bytes=max_step_output_bytes,
+            max_state_bytes=max_state_bytes,
+        ),
     )
     asyncio.run(_run_executor(config, host, port))
 

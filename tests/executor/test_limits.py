@@ -3,15 +3,21 @@ event and request sizes at intake, steps per run, step output and run state."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import inngest
 import pytest
 from inngest._internal.errors import SendEventsError
 
-from pagerunner.executor import ExecutorConfig, Limits
+from pagerunner.executor import ExecutorConfig, Limits, serve_http
 from pagerunner.executor.errors import EventTooLargeError
+from tests.conftest import free_port
 
 from .compat_app import build_compat_app
 from .conftest import harness
@@ -132,3 +138,37 @@ async def test_a_run_fails_when_its_state_would_be_over_the_limit(tmp_path: Path
             "message": message,
         }
         assert len(await h.steps(run["id"])) == 3  # ~3 KB each: a 4th would not fit
+
+
+async def test_the_limits_are_flags_and_env_of_pagerunner_executor(tmp_path: Path) -> None:
+    port, app_port = free_port(), free_port()
+    app, _ = build_compat_app(api_origin=f"http://127.0.0.1:{port}")
+    app_url = f"http://127.0.0.1:{app_port}/api/inngest"
+    async with serve_http(app, host="127.0.0.1", port=app_port):
+        proc = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "pagerunner", "executor", "--port", str(port)),
+            *("--db", str(tmp_path / "x.db"), "-u", app_url, "--max-steps", "3"),
+            env={**os.environ, "PAGERUNNER_EXECUTOR_MAX_EVENT_BYTES": "2000"},
+        )
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as api:
+                for _ in range(300):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await api.get("/v1/functions")).json()["data"]:
+                            break
+                    await asyncio.sleep(0.05)
+                refused = await api.post("/e/k", json=[event_of(2001)])
+                assert refused.status_code == 413 and "Max 2000 bytes" in refused.json()["error"]
+                sent = await api.post("/e/k", json=[{"name": "compat/steps", "data": {"n": 9}}])
+                (event_id,) = sent.json()["ids"]
+                for _ in range(300):
+                    runs = (await api.get(f"/v1/events/{event_id}/runs")).json()["data"]
+                    if runs and runs[0]["status"] != "Running":
+                        break
+                    await asyncio.sleep(0.05)
+                assert runs[0]["error"]["message"] == (
+                    "The function run exceeded the step limit of 3 steps."
+                )
+        finally:
+            proc.terminate()
+            await proc.wait()
