@@ -17,13 +17,15 @@ from fastapi.routing import APIRoute
 from . import web
 from .api.engine_calls import engine_call_check
 from .api.errors import install_error_handlers
-from .api.routes import combos, health, metrics, queries, usage
+from .api.routes import combos, health, metrics, queries, schedules, usage
 from .api.services import Services
 from .edge import EDGE_RESPONSES, InputLimits, SafeJSONResponse, install_edge
 from .functions import QueryRunner, create_client, create_functions
 from .guard import Guard
 from .metrics import QueryMetrics
+from .queries.schedule_store import ScheduleStore
 from .queries.store import QueryStore
+from .scheduling import ScheduleRunner, create_schedule_function
 from .settings import Settings
 from .sources.registry import SourceRegistry
 
@@ -53,7 +55,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     query_metrics = QueryMetrics()
     runner = QueryRunner(store, sources, settings, query_metrics)
-    functions = create_functions(client, runner)
+    schedule_store = ScheduleStore(store.database)
+    functions = [
+        *create_functions(client, runner),
+        create_schedule_function(client, ScheduleRunner(schedule_store, sources)),
+    ]
     install_edge(
         app,
         InputLimits(max_body_bytes=settings.max_body_bytes, max_text_chars=settings.max_text_chars),
@@ -64,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings=settings, store=store, sources=sources, client=client, metrics=query_metrics
     )
     app.state.services = services
+    app.state.schedules = schedule_store
     query_metrics.read_at_scrape(
         functools.partial(metrics.store_figures, services), up="pagerunner_database_up"
     )
@@ -78,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(queries.router)
     app.include_router(usage.router)
     app.include_router(combos.router)
+    app.include_router(schedules.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     web.install(app)

@@ -9,7 +9,8 @@ unless `--no-demo`. With a token, the app and the executor sign their calls.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -41,8 +42,12 @@ class Runtime:
 
 
 @contextlib.asynccontextmanager
-async def running_pagerunner(settings: Settings) -> AsyncIterator[Runtime]:
+async def running_pagerunner(
+    settings: Settings, *, clock: Callable[[], float] = time.time
+) -> AsyncIterator[Runtime]:
     """Start every part; on exit stop them in reverse order (pages in flight may finish).
+
+    `clock` is what time it is for cron triggers and schedules (tests move it).
 
     Raises `ValueError` before starting anything if the settings would expose the
     API beyond the loopback interface without a token.
@@ -50,6 +55,7 @@ async def running_pagerunner(settings: Settings) -> AsyncIterator[Runtime]:
     settings.check_exposure()
     await migrate(settings.db)
     app = create_app(settings)
+    app.state.schedules.clock = clock
     services: Services = app.state.services
     local_origin = f"http://127.0.0.1:{settings.port}"
     async with contextlib.AsyncExitStack() as stack:
@@ -77,6 +83,7 @@ async def running_pagerunner(settings: Settings) -> AsyncIterator[Runtime]:
                 event_key=keys.event_key if keys else None,
                 secure_cookies=settings.secure_cookies,
                 session_ttl_s=settings.session_ttl_s,
+                clock=clock,
             )
             executor = await stack.enter_async_context(
                 running_executor(config, port=settings.executor_port, asgi_apps={local_origin: app})

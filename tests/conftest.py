@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,27 @@ def table_names(url: str) -> set[str]:
             return set(inspect(conn).get_table_names())
     finally:
         engine.dispose()
+
+
+class FakeClock:
+    """A clock for cron triggers and schedules, in the past of the real one, moved by `now`.
+
+    Cron ticks are whole minutes: tests move this clock instead of waiting. It stays
+    behind the real clock, so a tick's event carries a time already gone and its run
+    starts at once. `base` is a whole minute (`minutes_ago` back); the clock starts at
+    `start`, else half a minute after `base`.
+    """
+
+    def __init__(self, *, minutes_ago: int = 30, start: float | None = None) -> None:
+        self.base = (int(time.time()) // 60 - minutes_ago) * 60
+        self.now = start if start is not None else self.base + 30.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def minute(self, n: int) -> float:
+        """The whole minute `n` minutes after `base`."""
+        return float(self.base + 60 * n)
 
 
 def free_port() -> int:

@@ -8,13 +8,16 @@ from fastapi.responses import JSONResponse
 from ..queries.batches import BatchNotFound
 from ..queries.combos import TooManyCombos
 from ..queries.model import InvalidTransition, QueryError, QueryNotFound
+from ..queries.schedules import ScheduleNotFound, TickNotFound
 from ..sources.base import BadRequestError
 from .services import SchedulingError
 
 __all__ = ["CONFLICT", "NOT_FOUND", "UNAVAILABLE", "install_error_handlers", "validation_error"]
 
 # What the handlers below answer, for the OpenAPI document of each route.
-NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such query or combo"}}
+NOT_FOUND: dict[int | str, dict[str, str]] = {
+    404: {"description": "No such query, combo, schedule or tick"}
+}
 CONFLICT: dict[int | str, dict[str, str]] = {
     409: {"description": "The query's status does not allow this action"}
 }
@@ -41,7 +44,7 @@ def _source_error(_request: Request, exc: Exception) -> JSONResponse:
 def _query_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, TooManyCombos):
         return _source_error(_request, exc)
-    if isinstance(exc, QueryNotFound | BatchNotFound):
+    if isinstance(exc, QueryNotFound | BatchNotFound | ScheduleNotFound | TickNotFound):
         return JSONResponse({"detail": str(exc)}, status_code=404)
     if isinstance(exc, InvalidTransition):
         return JSONResponse({"detail": str(exc)}, status_code=409)

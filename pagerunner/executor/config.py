@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from ..edge import InputLimits
@@ -65,6 +67,8 @@ class ExecutorConfig:
     lease_ttl_s: float = 10.0
     retention_days: float = 7.0
     stop_grace_s: float = 10.0
+    # What time it is for cron triggers (their ticks are whole minutes: tests move it).
+    clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
     limits: Limits = field(default_factory=Limits)
 
     @property

@@ -14,7 +14,7 @@ from .schema import batches, queries, query_records, records
 from .store import QUERY_ROWS
 from .tablemap import TableMap
 
-__all__ = ["BatchNotFound", "BatchStore"]
+__all__ = ["BatchNotFound", "BatchStore", "insert_batch"]
 
 _BATCH_ROWS = TableMap(Batch, batches, to_row={"params": dict})
 
@@ -26,7 +26,8 @@ class BatchNotFound(QueryError):
         super().__init__(f"combo '{batch_id}' not found")
 
 
-def _create(conn: Connection, batch: Batch, new: Sequence[Query]) -> None:
+def insert_batch(conn: Connection, batch: Batch, new: Sequence[Query]) -> None:
+    """Write a batch and its queries inside the caller's transaction (a tick's, say)."""
     conn.execute(batches.insert(), _BATCH_ROWS.values(batch))
     conn.execute(queries.insert(), [{**QUERY_ROWS.values(q), "batch_id": batch.id} for q in new])
 
@@ -154,7 +155,7 @@ class BatchStore:
         """
         batch = Batch.new(source, params, max_pages, len(combos), webhook, deliver)
         new = [Query.new(source, combo, max_pages=max_pages, deliver=deliver) for combo in combos]
-        await self._db.write(_create, batch, new)
+        await self._db.write(insert_batch, batch, new)
         return batch, new
 
     async def summary(self, batch_id: str) -> dict[str, Any]:

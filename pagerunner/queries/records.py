@@ -10,7 +10,8 @@ with a constant number of statements, whatever their number:
    of the others: the rows returned are the records new to the store (a key a
    concurrent transaction stored first is not returned, and is looked up again);
 3. one multi-row `INSERT .. ON CONFLICT DO NOTHING` of the query-record links
-   (a record the query saw on an earlier page keeps its first link).
+   (a record the query saw on an earlier page keeps its first link); a link's
+   `is_new` says the record was new to the store (step 2 returned it).
 
 Keys are sorted before the insert, so two transactions writing overlapping pages
 on PostgreSQL take row locks in the same order and cannot deadlock.
@@ -130,7 +131,7 @@ def write_records(
     statements = _statements(conn.dialect.name)
     ids = _existing_ids(conn, statements.select_ids, source, keys)
     new_keys = [key for key in keys if key not in ids]
-    inserted = 0
+    stored: set[str] = set()
     if new_keys:
         returned = conn.execute(
             statements.insert_records,
@@ -145,8 +146,8 @@ def write_records(
             ],
         ).all()
         ids.update((row.record_key, row.id) for row in returned)
-        inserted = len(returned)
-        if inserted < len(new_keys):  # another transaction stored some meanwhile
+        stored = {row.record_key for row in returned}
+        if len(stored) < len(new_keys):  # another transaction stored some meanwhile
             raced = [key for key in new_keys if key not in ids]
             ids.update(_existing_ids(conn, statements.select_ids, source, raced))
     conn.execute(
@@ -157,11 +158,12 @@ def write_records(
                 "record_id": ids[key],
                 "page_number": page_number,
                 "position": first[key][0],
+                "is_new": key in stored,
             }
             for key in keys
         ],
     )
-    return inserted
+    return len(stored)
 
 
 def insert_page_log(conn: Connection, query_id: str, log: PageLog) -> None:

@@ -8,6 +8,8 @@
 * `pr_credentials`    per credential: the next free request slot and any back-off.
 * `pr_usage`          requests per credential per day and per month.
 * `pr_webhook_deliveries` one row per webhook call of a query or a combo: its attempts and outcome.
+* `pr_schedules`      a query or combo run again on a cron timetable.
+* `pr_schedule_ticks` one row per tick of a schedule: the combo it started, or why none.
 * `pr_destination_loads` one row per load of a query's records into its destination (dlt).
 
 The executor's `exec_*` tables may live in the same database: `include_name`
@@ -53,6 +55,8 @@ __all__ = [
     "queries",
     "query_records",
     "records",
+    "schedule_ticks",
+    "schedules",
     "usage",
     "webhook_deliveries",
 ]
@@ -160,6 +164,9 @@ query_records = Table(
     Column("record_id", _bigint(), ForeignKey("pr_records.id"), primary_key=True),
     Column("page_number", Integer, nullable=False),
     Column("position", Integer, nullable=False),  # index of the record in its page
+    # The query stored the record first (it is counted in its `records_inserted`); NULL in
+    # links older than the column.
+    Column("is_new", Boolean, nullable=True),
     # The order results are read in, and the key of keyset pagination.
     Index(None, "query_id", "page_number", "position", unique=True),
     Index(None, "record_id"),
@@ -247,6 +254,47 @@ destination_loads = Table(
     Column("last_error", Text, nullable=True),  # redacted
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
+schedules = Table(
+    "pr_schedules",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("name", Text, nullable=True),
+    Column("source", String(255), nullable=False),
+    Column("params", _json(), nullable=False),  # as submitted: lists make a combo
+    Column("max_pages", Integer, nullable=True),
+    Column("max_queries", Integer, nullable=False),  # the most queries one tick creates
+    Column("webhook", Text, nullable=True),  # each tick's combo calls it once it has finished
+    Column("cron", String(255), nullable=False),
+    Column("timezone", String(64), nullable=True),  # NULL: the cron's TZ= prefix, else UTC
+    Column("overlap", String(8), nullable=False),  # skip | wait: a tick while one still runs
+    Column("status", String(16), nullable=False),  # active | paused
+    Column("next_at", UTCDateTime, nullable=True, index=True),  # NULL: paused, or never
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+schedule_ticks = Table(
+    "pr_schedule_ticks",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column(
+        "schedule_id",
+        String(26),
+        ForeignKey("pr_schedules.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("scheduled_at", UTCDateTime, nullable=False),  # the cron time it stands for
+    Column("outcome", String(16), nullable=False),  # started | skipped | waiting | failed
+    Column("reason", Text, nullable=True),  # why it was skipped, waits or failed
+    Column("batch_id", String(26), nullable=True, index=True),  # the combo it started
+    Column("run_id", String(64), nullable=True, index=True),  # the durable run that made it
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    # One tick per cron time: a tick is never made twice.
+    UniqueConstraint("schedule_id", "scheduled_at"),
 )
 
 

@@ -58,6 +58,8 @@ async def test_migrated_schema_matches_metadata(db_url: str) -> None:
         "pr_batches",
         "pr_webhook_deliveries",
         "pr_destination_loads",
+        "pr_schedules",
+        "pr_schedule_ticks",
     }
     await migrate(db_url)  # at head already: nothing to do
     assert _schema_diff(db_url) == []
@@ -70,7 +72,7 @@ async def test_version_is_kept_in_its_own_table(db_url: str) -> None:
         with engine.connect() as conn:
             versions = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
             head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
-            assert list(versions) == [head] and head == "0008"
+            assert list(versions) == [head] and head == "0009"
     finally:
         engine.dispose()
 
