@@ -10,7 +10,7 @@ import fastapi
 import inngest
 import inngest.fast_api
 
-from .sdk_app import Ledger
+from .sdk_app import Ledger, sdk_client
 
 APP_ID = "compat"
 
@@ -18,17 +18,9 @@ APP_ID = "compat"
 def build_compat_app(
     *, api_origin: str, signing_key: str | None = None, app_id: str = APP_ID
 ) -> tuple[fastapi.FastAPI, Ledger]:
-    client = inngest.Inngest(
-        app_id=app_id,
-        api_base_url=api_origin,
-        event_api_base_url=api_origin,
-        is_production=signing_key is not None,
-        signing_key=signing_key,
-        event_key="test-key",
-    )
+    client = sdk_client(app_id=app_id, api_origin=api_origin, signing_key=signing_key)
     ledger = Ledger()
     app = fastapi.FastAPI()
-    app.state.client = client
     inngest.fast_api.serve(app, client, _functions(client, ledger))
     return app, ledger
 

@@ -38,11 +38,10 @@ class Ledger:
             return [e for e in self.entries if e["run_id"] == run_id]
 
 
-def build_app(
-    *, api_origin: str, signing_key: str | None = None, app_id: str = APP_ID
-) -> tuple[fastapi.FastAPI, Ledger]:
-    """The FastAPI app serving the test functions at /api/inngest."""
-    client = inngest.Inngest(
+def sdk_client(*, app_id: str, api_origin: str, signing_key: str | None) -> inngest.Inngest:
+    """A test app's client, pointed at the executor at `api_origin` (production mode,
+    signed, when a signing key is given)."""
+    return inngest.Inngest(
         app_id=app_id,
         api_base_url=api_origin,
         event_api_base_url=api_origin,
@@ -50,6 +49,13 @@ def build_app(
         signing_key=signing_key,
         event_key="test-key" if signing_key else None,
     )
+
+
+def build_app(
+    *, api_origin: str, signing_key: str | None = None, app_id: str = APP_ID
+) -> tuple[fastapi.FastAPI, Ledger]:
+    """The FastAPI app serving the test functions at /api/inngest."""
+    client = sdk_client(app_id=app_id, api_origin=api_origin, signing_key=signing_key)
     ledger = Ledger()
     functions = _functions(client, ledger)
     app = fastapi.FastAPI()
