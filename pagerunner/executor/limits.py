@@ -13,7 +13,7 @@ way Inngest fails (its error names and messages: inngest/inngest `pkg/eventstrea
   (`too_many_steps`, from `StateMachine.record_memo`).
 
 The limits are the settings in `config.Limits`. Sizes are bytes of compact JSON (UTF-8);
-a run's state counts its events and its memos as stored.
+a run's state counts its events and its memos as stored (canonical JSON, in characters).
 """
 
 from __future__ import annotations
@@ -115,12 +115,14 @@ def check_answer(
                 )
                 error = {"error": message, "name": "Error", "message": message}
                 return CallOutcome(kind="error", http_status=outcome.http_status, error=error)
-    state = events_bytes + sum(len(memo) for memo in run.memos.values())
+    steps = [op for op in ops if op.get("op") in _STEP_OPS]  # as Inngest, only step results
+    if not steps:
+        return None
+    state = events_bytes + sum(map(len, run.memos.values()))
     if state + outcome.body_bytes <= limits.max_state_bytes:
         return None
-    for op in ops:
-        if op.get("op") in _STEP_OPS and state + _output_bytes(op) > limits.max_state_bytes:
-            return _state_overflow(limits)
+    if any(state + _output_bytes(op) > limits.max_state_bytes for op in steps):
+        return _state_overflow(limits)
     return None
 
 

@@ -125,7 +125,7 @@ def _within_limits(
 ) -> CallOutcome:
     """The answer, or what it is under Inngest's limits: a failed call (retried as any),
     or, when a limit fails the run at once, the answer after failing the run."""
-    if any(step_id not in run.memos for step_id in run.stack):
+    if len(run.memos) < len(run.stack):
         load_memos(conn, run)  # steps that finished while this call was in flight
     checked = check_answer(run, machine.event_sizes.of(run), outcome, machine.limits)
     if checked is None:
