@@ -20,7 +20,11 @@ TERMINAL = frozenset({"completed", "failed", "paused", "cancelled"})
 
 
 class ApiError(Exception):
-    """The API could not be reached or refused the request."""
+    """The API could not be reached or refused the request (`status`: its HTTP status)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ApiClient:
@@ -51,7 +55,7 @@ class ApiClient:
                 f"pagerunner at {self.base_url})"
             )
         if response.status_code >= 400:
-            raise ApiError(_error_text(response))
+            raise ApiError(_error_text(response), response.status_code)
         return response.json()
 
     async def alive(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ..destinations.delivery import LoadConflict
 from ..queries.batches import BatchNotFound
 from ..queries.combos import TooManyCombos
 from ..queries.model import InvalidTransition, QueryError, QueryNotFound
@@ -19,7 +20,7 @@ NOT_FOUND: dict[int | str, dict[str, str]] = {
     404: {"description": "No such query, combo, schedule or tick"}
 }
 CONFLICT: dict[int | str, dict[str, str]] = {
-    409: {"description": "The query's status does not allow this action"}
+    409: {"description": "The query's status (or its destination) does not allow this action"}
 }
 UNAVAILABLE: dict[int | str, dict[str, str]] = {
     503: {"description": "The database or the engine did not answer; retry"}
@@ -46,7 +47,7 @@ def _query_error(_request: Request, exc: Exception) -> JSONResponse:
         return _source_error(_request, exc)
     if isinstance(exc, QueryNotFound | BatchNotFound | ScheduleNotFound | TickNotFound):
         return JSONResponse({"detail": str(exc)}, status_code=404)
-    if isinstance(exc, InvalidTransition):
+    if isinstance(exc, InvalidTransition | LoadConflict):
         return JSONResponse({"detail": str(exc)}, status_code=409)
     return JSONResponse({"detail": f"storage error: {exc}"}, status_code=503)
 

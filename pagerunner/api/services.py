@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass, field
 
 import inngest
 import structlog
 
+from ..destinations import DestinationError
+from ..destinations.delivery import QueryDelivery
 from ..functions import CANCEL_EVENT, execute_event
 from ..metrics import QueryMetrics
 from ..queries.credentials import CredentialLimiter
+from ..queries.loads import Load
 from ..queries.model import Query
 from ..queries.store import QueryStore
 from ..settings import Settings
@@ -48,6 +52,33 @@ class Services:
             return check_url(url.strip(), allow_private=self.settings.webhook_allow_private)
         except WebhookRefused as exc:
             raise BadRequestError(f"webhook: {exc}") from exc
+
+    @functools.cached_property
+    def delivery(self) -> QueryDelivery:
+        """Destinations of queries and combos: checked here, loaded by deliver-query."""
+        return QueryDelivery(self.store, self.settings)
+
+    def check_deliver(self, destination: str | None) -> str | None:
+        """The destination spec of a new query or combo, or None; `BadRequestError` naming
+        `deliver.destination` when it is malformed, not allowed, or dlt is missing."""
+        if destination is None or not destination.strip():
+            return None
+        try:
+            return self.delivery.spec(destination).text
+        except DestinationError as exc:
+            raise BadRequestError(f"deliver.destination: {exc}") from exc
+
+    async def deliver(self, query_id: str) -> Load:
+        """Load a query's stored records into its destination again (nothing is fetched)."""
+        load, event = await self.delivery.again(query_id)
+        try:
+            await self.client.send(event)
+        except Exception as exc:  # the SDK raises its own error types for transport failures
+            await self.delivery.failed_to_send(load.id, str(exc))
+            raise SchedulingError(
+                f"the load of query {query_id} was not accepted by the engine ({exc}); try again"
+            ) from exc
+        return load
 
     def schedule_soon(self, query: Query) -> None:
         """Hand a saved query to the engine without making the caller wait for it.

@@ -1,4 +1,4 @@
-"""CLI commands that work on queries: `serve`, `run`, `queries ...` and `export`.
+"""CLI commands that work on queries: `serve`, `run` and `queries ...` (`export`: its own module).
 
 `serve` runs everything in this process. The others talk to a running
 pagerunner over its HTTP API; `run` starts one in-process when none answers.
@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,7 +20,7 @@ from ..remote import ApiClient, ApiError, follow
 from ..settings import Settings
 from .common import ApiUrl, load_settings, parse_params, stop_signals, with_api
 
-__all__ = ["export", "queries_app", "run", "serve"]
+__all__ = ["queries_app", "run", "serve"]
 
 EXIT_CODES = {"completed": 0, "failed": 1, "paused": 2, "cancelled": 3}
 queries_app = typer.Typer(
@@ -172,26 +169,3 @@ def _action(name: str) -> Any:
 
 for _name in ("resume", "pause", "cancel"):
     queries_app.command(_name)(_action(_name))
-
-
-def export(
-    query_id: str,
-    format: Annotated[str, typer.Option("--format", "-f", help="csv or ndjson")] = "csv",
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="File (default stdout)")
-    ] = None,
-    api_url: ApiUrl = None,
-) -> None:
-    """Stream a query's records as CSV or NDJSON."""
-    if format not in ("csv", "ndjson"):
-        raise typer.BadParameter("use csv or ndjson", param_hint="--format")
-
-    async def download(api: ApiClient) -> None:
-        chunks: AsyncIterator[bytes] = api.stream(
-            f"/api/queries/{query_id}/results", {"format": format}
-        )
-        with output.open("wb") if output else contextlib.nullcontext(sys.stdout.buffer) as out:
-            async for chunk in chunks:
-                out.write(chunk)
-
-    with_api(api_url, download)

@@ -29,7 +29,9 @@ from ..sources.base import BadRequestError, Source
 from .routes import (
     _parse_max_pages,
     _relative,
+    deliver_context,
     page_cap_context,
+    parse_deliver,
     parse_webhook,
     render,
     webhook_context,
@@ -64,12 +66,14 @@ async def create_combo(request: Request, services: ServicesDep, _csrf: CsrfCheck
     texts = {k[len("lines.") :]: str(v) for k, v in form.items() if k.startswith("lines.")}
     max_pages_text = str(form.get("max_pages") or "").strip()
     webhook_text = str(form.get("webhook") or "").strip()
+    deliver_text = str(form.get("deliver") or "").strip()
     context = await _form_context(
         services,
         str(form.get("source") or ""),
         texts,
         max_pages=max_pages_text,
         webhook=webhook_text,
+        deliver=deliver_text,
     )
     source: Source | None = context["source"]
     errors: dict[str, str] = context["errors"]
@@ -78,6 +82,7 @@ async def create_combo(request: Request, services: ServicesDep, _csrf: CsrfCheck
         return render(request, "combo_new.html", context, http.HTTP_422_UNPROCESSABLE_CONTENT)
     max_pages = _parse_max_pages(max_pages_text, errors, services.settings.max_pages_ceiling)
     webhook = parse_webhook(services, webhook_text, errors)
+    deliver = parse_deliver(services, deliver_text, errors)
     params = {name: unique_lines(texts.get(name, "")) for name in source.params_help}
     params = {name: values for name, values in params.items() if values}
     combos = _expand(source, params, errors)
@@ -93,6 +98,7 @@ async def create_combo(request: Request, services: ServicesDep, _csrf: CsrfCheck
             combos,
             max_pages=page_cap(source, services.settings, max_pages),
             webhook=webhook,
+            deliver=deliver,
         )
     except QueryError as exc:
         errors["form"] = str(exc)
@@ -131,6 +137,7 @@ async def _form_context(
     *,
     max_pages: str = "",
     webhook: str = "",
+    deliver: str = "",
 ) -> dict[str, Any]:
     names = services.sources.names()
     source = None
@@ -157,6 +164,7 @@ async def _form_context(
         "max_pages": max_pages,
         **page_cap_context(services, source),
         **webhook_context(services, webhook),
+        **deliver_context(services, deliver),
         "cap": DEFAULT_CAP,
         "preview": None,
         "recent": recent,

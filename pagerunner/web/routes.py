@@ -21,6 +21,7 @@ from starlette.datastructures import URL
 
 from ..api.deps import Offset, ServicesDep
 from ..api.services import SchedulingError, Services
+from ..destinations.delivery import LoadConflict
 from ..functions import FUNCTION_ID, page_cap
 from ..guard import SESSION_COOKIE, CsrfChecked, csrf_token
 from ..queries.batches import BatchStore
@@ -35,7 +36,7 @@ __all__ = ["SECURITY_HEADERS", "render", "router"]
 QUERIES_PER_PAGE = 25
 RESULTS_PER_PAGE = 25
 PAGE_LOG_ROWS = 20
-ACTIONS = ("resume", "pause", "cancel")
+ACTIONS = ("resume", "pause", "cancel", "deliver")
 
 #: Scripts only from this origin: even if some markup slipped through unescaped, the
 #: browser would not run it.
@@ -180,8 +181,15 @@ async def create_query(request: Request, services: ServicesDep, _csrf: CsrfCheck
     values = {k[len("params.") :]: str(v) for k, v in form.items() if k.startswith("params.")}
     max_pages_text = str(form.get("max_pages") or "").strip()
     webhook_text = str(form.get("webhook") or "").strip()
+    deliver_text = str(form.get("deliver") or "").strip()
     context = _form_context(
-        services, source_name, values, {}, max_pages=max_pages_text, webhook=webhook_text
+        services,
+        source_name,
+        values,
+        {},
+        max_pages=max_pages_text,
+        webhook=webhook_text,
+        deliver=deliver_text,
     )
     source: Source | None = context["source"]
     errors: dict[str, str] = context["errors"]
@@ -190,6 +198,7 @@ async def create_query(request: Request, services: ServicesDep, _csrf: CsrfCheck
         return render(request, "new.html", context, http.HTTP_422_UNPROCESSABLE_CONTENT)
     max_pages = _parse_max_pages(max_pages_text, errors, services.settings.max_pages_ceiling)
     webhook = parse_webhook(services, webhook_text, errors)
+    deliver = parse_deliver(services, deliver_text, errors)
     params: dict[str, Any] = {}
     try:
         params = source.validate_params(
@@ -207,6 +216,7 @@ async def create_query(request: Request, services: ServicesDep, _csrf: CsrfCheck
             params,
             max_pages=page_cap(source, services.settings, max_pages),
             webhook=webhook,
+            deliver=deliver,
         )
     except QueryError as exc:
         errors["form"] = str(exc)
@@ -227,6 +237,7 @@ def _form_context(
     *,
     max_pages: str = "",
     webhook: str = "",
+    deliver: str = "",
 ) -> dict[str, Any]:
     names = services.sources.names()
     source = None
@@ -240,6 +251,7 @@ def _form_context(
         "max_pages": max_pages,
         **page_cap_context(services, source),
         **webhook_context(services, webhook),
+        **deliver_context(services, deliver),
     }
 
 
@@ -255,6 +267,20 @@ def parse_webhook(services: Services, text: str, errors: dict[str, str]) -> str 
         return services.check_webhook(text)
     except BadRequestError as exc:
         errors["webhook"] = str(exc).removeprefix("webhook: ")
+        return None
+
+
+def deliver_context(services: Services, deliver: str) -> dict[str, Any]:
+    """What the destination field of a form shows: the value, and whether files may be written."""
+    return {"deliver": deliver, "delivery_files": services.settings.delivery_dir is not None}
+
+
+def parse_deliver(services: Services, text: str, errors: dict[str, str]) -> str | None:
+    """The form's destination, checked as the API checks it; a problem goes to `errors`."""
+    try:
+        return services.check_deliver(text)
+    except BadRequestError as exc:
+        errors["deliver"] = str(exc).removeprefix("deliver.destination: ")
         return None
 
 
@@ -308,7 +334,7 @@ async def query_page(
 async def query_action(
     request: Request, query_id: str, action: str, services: ServicesDep, _csrf: CsrfChecked
 ) -> Response:
-    """Resume, pause or cancel through the store's transitions, as the API does."""
+    """Resume, pause, cancel or load again, as the API does."""
     if action not in ACTIONS:
         return render(
             request, "error.html", {"title": "Not found", "message": "No such action."}, 404
@@ -318,11 +344,13 @@ async def query_action(
             await services.resume(query_id)
         elif action == "pause":
             await services.store.request_pause(query_id)
+        elif action == "deliver":
+            await services.deliver(query_id)
         else:
             await services.stop_run(await services.store.cancel(query_id))
     except QueryNotFound:
         return _not_found(request, query_id)
-    except (InvalidTransition, BadRequestError) as exc:  # illegal now, or a source gone
+    except (InvalidTransition, BadRequestError, LoadConflict) as exc:  # illegal now
         return await _query_with_error(request, services, query_id, str(exc), 409)
     except (SchedulingError, QueryError) as exc:
         return await _query_with_error(request, services, query_id, str(exc), 503)
@@ -358,6 +386,7 @@ async def _query_context(
         "q": QueryView(query, utcnow()),
         "deliveries": deliveries,
         "webhook_signed": services.settings.webhook_signing_secret is not None,
+        "loads": await services.delivery.loads.for_query(query_id),
         "chain": RunChain.of(pages, links["run_page"] if links else None),
         "batch_id": await BatchStore(services.store.database).batch_of(query_id),
         "page_log": list(reversed(pages[-PAGE_LOG_ROWS:])),

@@ -39,6 +39,7 @@ NOTICES: Mapping[str, str] = {
     "resume": "Resumed: the query continues from its checkpoint.",
     "pause": "Pause requested: the page in flight finishes and is stored first.",
     "cancel": "Cancelled. The records fetched so far are kept.",
+    "deliver": "Loading again: the stored records go to the destination; nothing is fetched.",
     "unscheduled": (
         "The query is saved, but the engine did not accept it; it is scheduled again "
         "when pagerunner restarts."

@@ -14,6 +14,7 @@ from ...queries.deliveries import DeliveryStore
 from ...webhooks.address import MAX_URL_CHARS
 from ..deps import Offset, ServicesDep
 from ..errors import NOT_FOUND, UNAVAILABLE
+from .queries import Deliver
 
 __all__ = ["router"]
 
@@ -37,6 +38,9 @@ class RunCombos(BaseModel):
         description="Called once with a signed JSON body when every query has finished",
         examples=["https://example.com/hooks/pagerunner"],
     )
+    deliver: Deliver | None = Field(
+        None, description="Each query's records are loaded there when it completes"
+    )
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Start one query per combination")
@@ -44,9 +48,10 @@ async def run_combos(body: RunCombos, services: ServicesDep) -> dict[str, Any]:
     source = services.sources.get(body.source)
     max_pages = page_cap(source, services.settings, body.max_pages)
     webhook = services.check_webhook(body.webhook)
+    deliver = services.check_deliver(body.deliver.destination if body.deliver else None)
     combos = expand(body.params, source.validate_params, cap=body.max_queries)
     batch, created = await BatchStore(services.store.database).create(
-        body.source, body.params, combos, max_pages=max_pages, webhook=webhook
+        body.source, body.params, combos, max_pages=max_pages, webhook=webhook, deliver=deliver
     )
     for query in created:
         services.schedule_soon(query)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...destinations.spec import MAX_SPEC_CHARS
 from ...functions import page_cap
 from ...queries.deliveries import DeliveryStore
 from ...queries.model import QueryStatus
@@ -19,6 +20,23 @@ from ..exports import csv_lines, ndjson_lines
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/queries", tags=["queries"], responses=UNAVAILABLE)
+
+
+class Deliver(BaseModel):
+    """Where the records are loaded (with dlt) when the query completes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    destination: str = Field(
+        min_length=1,
+        max_length=MAX_SPEC_CHARS,
+        description=(
+            "duckdb:///file.duckdb, parquet:///folder, jsonl:///folder, csv:///folder (paths "
+            "below PAGERUNNER_DELIVERY_DIR), or the name of a dlt destination configured in "
+            "pagerunner's environment; never a password (see docs/destinations.md)"
+        ),
+        examples=["duckdb:///leads.duckdb", "warehouse"],
+    )
 
 
 class RunQuery(BaseModel):
@@ -37,6 +55,7 @@ class RunQuery(BaseModel):
         description="Called with a signed JSON body when the query completes, fails or pauses",
         examples=["https://example.com/hooks/pagerunner"],
     )
+    deliver: Deliver | None = None
 
 
 @router.post("/run", status_code=status.HTTP_202_ACCEPTED, summary="Start a query")
@@ -45,7 +64,10 @@ async def run_query(body: RunQuery, services: ServicesDep) -> dict[str, Any]:
     params = source.validate_params(body.params)
     max_pages = page_cap(source, services.settings, body.max_pages)
     webhook = services.check_webhook(body.webhook)
-    query = await services.store.create(body.source, params, max_pages=max_pages, webhook=webhook)
+    deliver = services.check_deliver(body.deliver.destination if body.deliver else None)
+    query = await services.store.create(
+        body.source, params, max_pages=max_pages, webhook=webhook, deliver=deliver
+    )
     services.schedule_soon(query)  # answer at once: the query is saved, the send follows
     return {"id": query.id, "status": query.status.value}
 
@@ -74,13 +96,28 @@ async def list_queries(
 
 @router.get(
     "/{query_id}",
-    summary="One query: status, progress, error, checkpoint, webhook deliveries",
+    summary="One query: status, progress, error, checkpoint, webhook deliveries, loads",
     responses=NOT_FOUND,
 )
 async def get_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
     query = await services.store.get(query_id)
     deliveries = await DeliveryStore(services.store.database).for_query(query_id)
-    return {**query.to_json(), "webhook_deliveries": [d.to_json() for d in deliveries]}
+    loads = await services.delivery.loads.for_query(query_id)
+    return {
+        **query.to_json(),
+        "webhook_deliveries": [d.to_json() for d in deliveries],
+        "destination_loads": [load.to_json() for load in loads],
+    }
+
+
+@router.post(
+    "/{query_id}/deliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Load the query's stored records into its destination again (nothing is fetched)",
+    responses={**NOT_FOUND, **CONFLICT},
+)
+async def deliver_query(query_id: str, services: ServicesDep) -> dict[str, Any]:
+    return (await services.deliver(query_id)).to_json()
 
 
 @router.post(
