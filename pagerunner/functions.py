@@ -78,12 +78,23 @@ DEFAULT_BACKOFF_S = 5.0
 NOTIFIED = frozenset({"completed", "failed", "paused"})
 
 
-def execute_event(query_id: str, runs: int) -> inngest.Event:
+#: The `priority.run` factor (seconds) of a query started on its own, and of a combo's
+#: queries: when calls queue in the engine, someone waiting for a query's first page
+#: goes ahead of combo work that became due up to a minute before.
+PRIORITY_SINGLE_S = 60
+PRIORITY_COMBO_S = 0
+
+
+def execute_event(query_id: str, runs: int, priority: int = PRIORITY_SINGLE_S) -> inngest.Event:
     """The event that starts run number `runs` of a query; its id makes a re-send harmless."""
-    return inngest.Event(name=EXECUTE_EVENT, data={"queryId": query_id}, id=f"{query_id}:{runs}")
+    return inngest.Event(
+        name=EXECUTE_EVENT,
+        data={"queryId": query_id, "priority": priority},
+        id=f"{query_id}:{runs}",
+    )
 
 
-def continue_event(query_id: str, previous_run_id: str) -> inngest.Event:
+def continue_event(query_id: str, previous_run_id: str, priority: int) -> inngest.Event:
     """The event of the run that continues a query after run `previous_run_id` handed it over.
 
     Its id derives from that run, which hands over once: a re-send is deduplicated
@@ -91,7 +102,7 @@ def continue_event(query_id: str, previous_run_id: str) -> inngest.Event:
     """
     return inngest.Event(
         name=EXECUTE_EVENT,
-        data={"queryId": query_id, "previousRunId": previous_run_id},
+        data={"queryId": query_id, "previousRunId": previous_run_id, "priority": priority},
         id=f"{query_id}:after:{previous_run_id}",
     )
 
@@ -376,6 +387,7 @@ def create_functions(client: inngest.Inngest, runner: QueryRunner) -> list[innge
         trigger=inngest.TriggerEvent(event=EXECUTE_EVENT),
         retries=STEP_RETRIES,
         concurrency=[inngest.Concurrency(limit=1, key="event.data.queryId")],
+        priority=inngest.Priority(run="event.data.priority"),
         cancel=[
             inngest.Cancel(event=CANCEL_EVENT, if_exp="async.data.queryId == event.data.queryId")
         ],
@@ -511,7 +523,8 @@ async def _hand_over(ctx: inngest.Context, query_id: str, page_number: int) -> d
     run. The new run's `start` takes the query over only while this run still
     owns it (see `QueryRunner.start`).
     """
-    await ctx.step.send_event(f"hand-over-{page_number}", continue_event(query_id, ctx.run_id))
+    event = continue_event(query_id, ctx.run_id, _priority(ctx))
+    await ctx.step.send_event(f"hand-over-{page_number}", event)
     log.info("query_handed_over", queryId=query_id, runId=ctx.run_id, page=page_number)
     return {"queryId": query_id, "status": "running", "handedOverAtPage": page_number}
 
@@ -528,5 +541,13 @@ async def _resume_later(
     )
     resumed = await ctx.step.run("auto-resume", runner.auto_resume, query_id, paused["runs"])
     if resumed["resumed"]:
-        await ctx.step.send_event("auto-resume-send", execute_event(query_id, resumed["runs"]))
+        event = execute_event(query_id, resumed["runs"], _priority(ctx))
+        await ctx.step.send_event("auto-resume-send", event)
     return {"queryId": query_id, "status": resumed["status"]}
+
+
+def _priority(ctx: inngest.Context) -> int:
+    """The run's priority factor, passed on to the run that continues its query
+    (0 for events sent before queries had one)."""
+    value = ctx.event.data.get("priority")
+    return value if isinstance(value, int) else PRIORITY_COMBO_S

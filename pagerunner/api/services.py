@@ -11,7 +11,7 @@ import structlog
 
 from ..destinations import DestinationError
 from ..destinations.delivery import QueryDelivery
-from ..functions import CANCEL_EVENT, execute_event
+from ..functions import CANCEL_EVENT, PRIORITY_SINGLE_S, execute_event
 from ..metrics import QueryMetrics
 from ..queries.credentials import CredentialLimiter
 from ..queries.loads import Load
@@ -80,20 +80,20 @@ class Services:
             ) from exc
         return load
 
-    def schedule_soon(self, query: Query) -> None:
+    def schedule_soon(self, query: Query, priority: int = PRIORITY_SINGLE_S) -> None:
         """Hand a saved query to the engine without making the caller wait for it.
 
         The send is retried a few times; a query the engine never got stays
         pending and is scheduled again when pagerunner starts.
         """
-        task = asyncio.create_task(self._schedule_with_retries(query))
+        task = asyncio.create_task(self._schedule_with_retries(query, priority))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _schedule_with_retries(self, query: Query) -> None:
+    async def _schedule_with_retries(self, query: Query, priority: int) -> None:
         for attempt in range(SCHEDULE_ATTEMPTS):
             try:
-                await self.schedule(query)
+                await self.schedule(query, priority)
                 return
             except SchedulingError:
                 await asyncio.sleep(0.5 * 2**attempt)
@@ -103,10 +103,13 @@ class Services:
         """Wait for the sends still in flight (at shutdown)."""
         await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def schedule(self, query: Query) -> None:
-        """Ask the engine to run the query; the event id makes a re-send harmless."""
+    async def schedule(self, query: Query, priority: int = PRIORITY_SINGLE_S) -> None:
+        """Ask the engine to run the query; the event id makes a re-send harmless.
+
+        `priority` is the run's priority factor: `PRIORITY_COMBO_S` for a combo's queries.
+        """
         try:
-            await self.client.send(execute_event(query.id, query.runs))
+            await self.client.send(execute_event(query.id, query.runs, priority))
         except Exception as exc:  # the SDK raises its own error types for transport failures
             log.error("schedule_failed", queryId=query.id, error=str(exc))
             raise SchedulingError(

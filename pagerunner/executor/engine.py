@@ -63,6 +63,9 @@ class Executor:
         # Due jobs were left unclaimed at the last poll (all `max_inflight` slots taken):
         # tasks then stop handing calls on, so the queue is served in order.
         self._backlog = False
+        # While a poll reads the queue: the jobs finished meanwhile. The read may have
+        # seen them before their effect was committed; they must not run twice.
+        self._finished_while_polling: set[int] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.metrics = ExecutorMetrics(self)
@@ -279,19 +282,24 @@ class Executor:
         free = self.config.max_inflight - len(self._claimed)
         now = time.time()
         taken = {*self._claimed, *self._blocked, *self._handed}
-        due, next_at = await self.db.read(transitions.claim_due, now, taken, free)
-        for job in due:
-            if job.id not in self._claimed and job.id not in self._handed:
-                self._claimed[job.id] = asyncio.create_task(self._run_job(job))
+        finished: set[int] = set()
+        self._finished_while_polling = finished
+        try:
+            due, next_at = await self.db.read(transitions.claim_due, now, taken, free)
+        finally:
+            self._finished_while_polling = None
+        for job, run in due:
+            if job.id not in self._claimed and job.id not in self._handed | finished:
+                self._claimed[job.id] = asyncio.create_task(self._run_job(job, run))
         self._backlog = next_at is not None and next_at <= now
         if next_at is None:
             return self.config.poll_interval_s
         return min(self.config.poll_interval_s, max(0.0, next_at - time.time()))
 
-    async def _run_job(self, job: jobs.Job) -> None:
-        """Run a claimed job; a call that queues the run's next call makes it at once,
-        without a trip through the queue poll, unless other jobs wait for a slot."""
-        run: RunState | None = None
+    async def _run_job(self, job: jobs.Job, run: RunState | None) -> None:
+        """Run a claimed job (a call with its run's state, as claimed); a call that queues
+        the run's next call makes it at once, without a trip through the queue poll,
+        unless other jobs wait for a slot."""
         while True:
             handoff = None
             try:
@@ -308,6 +316,8 @@ class Executor:
                     await self.db.write(jobs.reschedule, job.id, available_at=time.time() + 1.0)
             finally:
                 self._claimed.pop(job.id, None)
+                if self._finished_while_polling is not None:
+                    self._finished_while_polling.add(job.id)
             if handoff is None:
                 self._wake.set()
                 return

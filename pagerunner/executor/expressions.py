@@ -190,6 +190,22 @@ class _Logical(_Node):
 
 
 @dataclass(frozen=True, slots=True)
+class _Conditional(_Node):
+    """`test ? then : otherwise`: only the branch taken is evaluated."""
+
+    test: _Node
+    then: _Node
+    otherwise: _Node
+    pos: int
+
+    def evaluate(self, scope: _Scope) -> Any:
+        return (self.then if self.test.evaluate(scope) else self.otherwise).evaluate(scope)
+
+    def children(self) -> tuple[_Node, ...]:
+        return (self.test, self.then, self.otherwise)
+
+
+@dataclass(frozen=True, slots=True)
 class _Has(_Node):
     path: _Node
     pos: int
@@ -261,7 +277,7 @@ _TOKEN_RE: Final = re.compile(
       | (?P<number>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(?![A-Za-z0-9_])
       | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-      | (?P<op>\|\||&&|==|!=|<=|>=|[-<>+*/%!()\[\].,])""",
+      | (?P<op>\|\||&&|==|!=|<=|>=|[-<>+*/%!()\[\].,?:])""",
     re.VERBOSE | re.DOTALL,
 )
 _ESCAPE_RE: Final = re.compile(r"\\(.)", re.DOTALL)
@@ -393,6 +409,10 @@ class _Parser:
     def _expression(self) -> _Node:
         self._nest(1)
         node = self._logical(0)
+        if (token := self._accept("?")) is not None:  # CEL: or-expression ? expr : expr
+            then = self._expression()
+            self._expect(":")
+            node = _Conditional(node, then, self._expression(), token.pos)
         self._nest(-1)
         return node
 

@@ -14,7 +14,10 @@ from sqlalchemy import Connection, select
 from .expressions import Expression, key_value
 from .store.schema import flow_keys
 
-__all__ = ["evaluate_key", "gcra_admit", "gcra_reserve"]
+__all__ = ["MAX_PRIORITY_S", "evaluate_key", "gcra_admit", "gcra_reserve", "priority_factor"]
+
+#: Inngest's bounds for a `priority.run` factor, in seconds; values beyond are clamped.
+MAX_PRIORITY_S = 600
 
 
 def evaluate_key(expression: Expression | None, event: Mapping[str, Any]) -> str:
@@ -22,6 +25,17 @@ def evaluate_key(expression: Expression | None, event: Mapping[str, Any]) -> str
     if expression is None:
         return ""
     return key_value(expression.evaluate({"event": event}))
+
+
+def priority_factor(expression: Expression | None, event: Mapping[str, Any]) -> int:
+    """A run's `priority.run` factor: the expression's number of seconds, clamped to
+    +-600; 0 without an expression or when it gives no number (null, a string)."""
+    if expression is None:
+        return 0
+    value = expression.evaluate({"event": event})
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return 0
+    return int(max(-MAX_PRIORITY_S, min(MAX_PRIORITY_S, value)))
 
 
 def _load(conn: Connection, key: str) -> float | None:

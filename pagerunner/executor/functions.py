@@ -111,6 +111,7 @@ class FunctionDef:
     singleton: Singleton | None = None
     start_timeout_s: float | None = None
     finish_timeout_s: float | None = None
+    priority: Expression | None = None  # `priority.run`: a factor in seconds
     unsupported: tuple[str, ...] = ()
     config: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -222,7 +223,8 @@ def _parse_function(app_name: str, fn_id: str, config: Mapping[str, Any]) -> Fun
         singleton=_singleton(config.get("singleton")),
         start_timeout_s=_seconds(timeouts["start"]) if timeouts.get("start") else None,
         finish_timeout_s=_seconds(timeouts["finish"]) if timeouts.get("finish") else None,
-        unsupported=tuple(k for k in ("batchEvents", "priority") if config.get(k))
+        priority=_expr((config.get("priority") or {}).get("run")),
+        unsupported=tuple(k for k in ("batchEvents",) if config.get(k))
         + tuple("cron" for t in triggers if t.cron),
         config=config,
     )

@@ -55,15 +55,24 @@ def enqueue(
     attempt: int = 0,
     dedupe_key: str | None = None,
     data: Mapping[str, Any] | None = None,
+    priority: int = 0,
 ) -> int | None:
     """Add a job and return its id; with a `dedupe_key`, an existing job with that key is
-    kept instead (and None returned)."""
+    kept instead (and None returned).
+
+    `priority` is the run's `priority.run` factor in seconds: a call's first attempt
+    ranks among due jobs as if it had become due that much earlier (later when
+    negative; it never runs before `available_at`). Retries, wake-ups and timeouts
+    rank by their due time, as on Inngest.
+    """
+    promoted = kind == CALL and attempt == 0
     values = {
         "run_id": run_id,
         "kind": kind,
         "target": target,
         "attempt": attempt,
         "available_at": available_at,
+        "score": available_at - priority if promoted else available_at,
         "dedupe_key": dedupe_key,
         "data": dict(data) if data is not None else None,
     }
@@ -88,7 +97,13 @@ def reschedule(
     attempt: int | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> None:
-    values: dict[str, Any] = {"available_at": available_at}
+    # A retry ranks by its due time; otherwise the score keeps its offset (the priority).
+    values: dict[str, Any] = {
+        "available_at": available_at,
+        "score": available_at
+        if attempt
+        else jobs_table.c.score - jobs_table.c.available_at + available_at,
+    }
     if attempt is not None:
         values["attempt"] = attempt
     if data is not None:
@@ -107,10 +122,11 @@ def delete_by_key(conn: Connection, dedupe_key: str) -> None:
 
 
 def due_jobs(conn: Connection, *, now: float, exclude: Collection[int], limit: int) -> list[Job]:
+    """Due jobs, best score first."""
     query = select(jobs_table).where(jobs_table.c.available_at <= now)
     if exclude:
         query = query.where(jobs_table.c.id.not_in(list(exclude)))
-    rows = conn.execute(query.order_by(jobs_table.c.available_at, jobs_table.c.id).limit(limit))
+    rows = conn.execute(query.order_by(jobs_table.c.score, jobs_table.c.id).limit(limit))
     return [
         Job(
             id=r.id,

@@ -19,7 +19,7 @@ from . import jobs
 from .config import Limits
 from .errors import InvalidEventError
 from .expressions import compile_expression
-from .flow import evaluate_key, gcra_admit
+from .flow import evaluate_key, gcra_admit, priority_factor
 from .functions import FunctionDef
 from .ids import new_ulid, ulid_from_seed
 from .lifecycle import CANCELLED_EVT, FAILED_EVT, FINISHED, INVOKED, invoke_memo, run_end_events
@@ -208,6 +208,7 @@ class StateMachine:
                 return Skipped("singleton: a run is already active")
         run_id = new_ulid()
         correlation = event["data"].get("_inngest", {}).get("correlation_id")
+        priority = priority_factor(fn.priority, event)
         conn.execute(
             runs.insert().values(
                 id=run_id,
@@ -223,6 +224,7 @@ class StateMachine:
                 singleton_key=singleton_key,
                 original_run_id=original_run_id,
                 correlation_id=correlation if event["name"] == INVOKED else None,
+                priority=priority,
             )
         )
         start_at = max(now, event["ts"] / 1000)
@@ -230,8 +232,10 @@ class StateMachine:
             conn,
             kind=jobs.CALL,
             run_id=run_id,
-            available_at=start_at,
+            # A negative priority delays the start, as on Inngest.
+            available_at=start_at + max(0, -priority),
             dedupe_key=f"{run_id}:discovery",
+            priority=priority,
         )
         self._listen_for_cancel(conn, fn, run_id, now)
         if fn.start_timeout_s is not None:
@@ -402,6 +406,7 @@ class StateMachine:
                 run_id=run.id,
                 available_at=now,
                 dedupe_key=f"{run.id}:discovery",
+                priority=run.priority,
             )
             if job_id is not None:
                 run.next_call = jobs.Job(job_id, run.id, jobs.CALL, "step", 0, now, None)

@@ -300,6 +300,7 @@ class _OpHandler:
             target=str(op["id"]),
             available_at=self.now,
             dedupe_key=f"{self.run.id}:{op['id']}",
+            priority=self.run.priority,
         )
 
     def _sleep(self, op: Mapping[str, Any]) -> None:

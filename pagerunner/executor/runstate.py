@@ -45,6 +45,7 @@ class RunState:
     stack: list[str]
     concurrency_keys: list[list[Any]]
     correlation_id: str | None
+    priority: int  # `priority.run`'s factor, seconds
     # Memos by step id, in stack order, as the canonical JSON text they are stored as
     # (filled by `load_memos` and `StateMachine.record_memo`; may lag the stack).
     memos: dict[str, RawJSON] = field(default_factory=dict, compare=False)
@@ -85,6 +86,7 @@ def load_run(conn: Connection, run_id: str, *, lock: bool = True) -> RunState | 
         stack=list(row.stack or []),
         concurrency_keys=list(row.concurrency_keys or []),
         correlation_id=row.correlation_id,
+        priority=row.priority,
     )
 
 

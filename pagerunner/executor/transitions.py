@@ -44,11 +44,17 @@ __all__ = [
 
 def claim_due(
     conn: Connection, now: float, exclude: Collection[int], limit: int
-) -> tuple[list[jobs.Job], float | None]:
-    """Due jobs not already claimed, and when the next unclaimed one is due."""
+) -> tuple[list[tuple[jobs.Job, RunState | None]], float | None]:
+    """Due jobs not already claimed, best first, each call with its run's state and memos
+    (so that the calls reach their concurrency slots in that order, with no read
+    between), and when the next unclaimed job is due."""
     due = jobs.due_jobs(conn, now=now, exclude=exclude, limit=limit) if limit > 0 else []
     next_at = jobs.next_due_at(conn, exclude={*exclude, *(j.id for j in due)})
-    return due, next_at
+    calls = [
+        (job, load_call_state(conn, str(job.run_id)) if job.kind == jobs.CALL else None)
+        for job in due
+    ]
+    return calls, next_at
 
 
 def load_call_state(conn: Connection, run_id: str) -> RunState | None:

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ..api.deps import ServicesDep
 from ..api.routes.usage import usage_report
 from ..api.services import SchedulingError, Services
-from ..functions import page_cap
+from ..functions import PRIORITY_COMBO_S, page_cap
 from ..guard import CsrfChecked
 from ..queries.batches import BatchNotFound, BatchStore
 from ..queries.combos import DEFAULT_CAP, TooManyCombos, expand
@@ -124,7 +124,7 @@ async def _schedule_all(services: Services, created: Sequence[Query]) -> str:
     """Hand each query to the engine; when it refuses one, the rest wait for the next start."""
     for query in created:
         try:
-            await services.schedule(query)
+            await services.schedule(query, PRIORITY_COMBO_S)
         except SchedulingError:
             return "unscheduled"
     return "created"

@@ -7,6 +7,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+from pagerunner import functions
 from pagerunner.functions import continue_event
 from pagerunner.simulator import Fault
 
@@ -57,7 +58,11 @@ async def test_a_250_page_query_runs_in_three_bounded_runs(tmp_path: Path) -> No
     # Each run after the first continues from the one before: same query, same key.
     assert "previousRunId" not in runs[0]["event"]["data"]
     for before, after in itertools.pairwise(runs):
-        assert after["event"]["data"] == {"queryId": query_id, "previousRunId": before["run_id"]}
+        assert after["event"]["data"] == {
+            "queryId": query_id,
+            "previousRunId": before["run_id"],
+            "priority": functions.PRIORITY_SINGLE_S,  # passed on: a query started on its own
+        }
         assert after["event"]["id"] == f"{query_id}:after:{before['run_id']}"
     # The page log names the run that stored each page.
     ids = [r["run_id"] for r in runs]
@@ -205,7 +210,7 @@ async def test_a_hand_over_sent_twice_starts_one_run_and_a_stray_one_takes_nothi
         assert [a["status"] for a in hand_over["attempts"]] == ["failed", "completed"]
         # A run that names a run which does not own the query refuses it.
         client.send = send  # type: ignore[method-assign]
-        await send(continue_event(query_id, runs[0]["run_id"]).model_copy(update={"id": "x"}))
+        await send(continue_event(query_id, runs[0]["run_id"], 0).model_copy(update={"id": "x"}))
         for _ in range(100):
             later = await chain(app, query_id)
             if len(later) == 4 and later[3]["status"] == "Completed":

@@ -90,6 +90,12 @@ def _functions(client: inngest.Inngest, ledger: Ledger) -> list[inngest.Function
         trigger=inngest.TriggerEvent(event="flow/singleton.cancel"),
         singleton=inngest.Singleton(key="event.data.k", mode="cancel"),
     )(sleepy)
+    prioritized = client.create_function(
+        fn_id="prioritized",
+        trigger=inngest.TriggerEvent(event="flow/priority"),
+        concurrency=[inngest.Concurrency(limit=1)],
+        priority=inngest.Priority(run="event.data.p"),
+    )(sleepy)
     finish_timeout = client.create_function(
         fn_id="finish-timeout",
         trigger=inngest.TriggerEvent(event="flow/finish-timeout"),
@@ -137,6 +143,7 @@ def _functions(client: inngest.Inngest, ledger: Ledger) -> list[inngest.Function
         singleton_cancel,
         finish_timeout,
         start_timeout,
+        prioritized,
         deduped,
         wild,
         filtered,

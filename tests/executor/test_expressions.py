@@ -973,3 +973,24 @@ def test_a_bad_expression_fails_the_sync(function: dict[str, Any], fragment: str
     with pytest.raises(RegistrationError, match="function 'app-fn'") as caught:
         parse_registration(_registration(**function))
     assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "data", "expected"),
+    [
+        ("event.data.plan == 'enterprise' ? 120 : 0", {"plan": "enterprise"}, 120),
+        ("event.data.plan == 'enterprise' ? 120 : 0", {"plan": "free"}, 0),
+        ("event.data.a ? 1 : event.data.b ? 2 : 3", {"a": False, "b": True}, 2),
+        ("event.data.a ? 1 : event.data.b ? 2 : 3", {}, 3),
+        ("(event.data.n > 1 ? 'many' : 'one') + '!'", {"n": 5}, "many!"),
+        ("event.data.ok ? event.data.x.y : 0", {"ok": False}, 0),  # the untaken branch
+    ],
+)
+def test_conditional_operator(source: str, data: dict[str, Any], expected: Any) -> None:
+    assert compile_expression(source).evaluate({"event": {"data": data}}) == expected
+
+
+@pytest.mark.parametrize("source", ["event.data.a ? 1", "event.data.a ? 1 :", "? 1 : 2"])
+def test_incomplete_conditional_is_refused(source: str) -> None:
+    with pytest.raises(ExpressionError):
+        compile_expression(source)

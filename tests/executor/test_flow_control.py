@@ -264,3 +264,32 @@ async def test_trigger_expression_filters_events(fh: Harness) -> None:
     assert await fh.executor.runs_for_event(low) == []
     assert await fh.executor.runs_for_event(missing) == []
     assert len(fh.ledger.entries) == 1
+
+
+# -- priority -------------------------------------------------------------------------------
+
+
+async def test_priority_runs_a_higher_factor_first_behind_a_concurrency_limit(
+    fh: Harness,
+) -> None:
+    def send(n: str, **data: Any) -> dict[str, Any]:
+        return {"name": "flow/priority", "data": {"n": n, "s": 0.01, **data}}
+
+    busy = await fh.run_of((await send_batch(fh, [send("busy", hold=1.0)]))[0])
+    await until(lambda: bool(starts(fh, busy, "before")))
+    # Queued behind the only slot: three runs without a factor, then one with 120 s.
+    queued = await send_batch(fh, [send(n) for n in "abc"])
+    urgent = (await send_batch(fh, [send("urgent", p=120)]))[0]
+    for event_id in [*queued, urgent]:
+        assert (await fh.finished(event_id))["status"] == "Completed"
+    order = [e["data"]["n"] for e in fh.ledger.entries if e["step"] == "before"]
+    assert order[:2] == ["busy", "urgent"]
+    assert sorted(order[2:]) == ["a", "b", "c"]
+
+
+async def test_negative_priority_delays_the_start_by_its_factor(fh: Harness) -> None:
+    sent = time.time()
+    event_id = await fh.send("flow/priority", {"n": "later", "s": 0.01, "p": -1})
+    run = await fh.finished(event_id)
+    assert run["status"] == "Completed"
+    assert 1.0 <= starts(fh, run["id"], "before")[0] - sent < 3.0

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...functions import page_cap
+from ...functions import PRIORITY_COMBO_S, page_cap
 from ...queries.batches import BatchStore
 from ...queries.combos import DEFAULT_CAP, expand
 from ...queries.deliveries import DeliveryStore
@@ -54,7 +54,7 @@ async def run_combos(body: RunCombos, services: ServicesDep) -> dict[str, Any]:
         body.source, body.params, combos, max_pages=max_pages, webhook=webhook, deliver=deliver
     )
     for query in created:
-        services.schedule_soon(query)
+        services.schedule_soon(query, PRIORITY_COMBO_S)
     return {"id": batch.id, "queries": len(created), "query_ids": [q.id for q in created]}
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 
@@ -117,6 +118,8 @@ runs = Table(
     Column("singleton_key", String(255), nullable=True),
     Column("original_run_id", String(26), nullable=True),
     Column("correlation_id", String(128), nullable=True),  # set for invoked runs
+    # `priority.run`'s factor in seconds (-600..600): its first-attempt calls rank earlier.
+    Column("priority", Integer, nullable=False, server_default=text("0")),
     Index("ix_exec_runs_fn_status", "function_id", "status"),
 )
 
@@ -160,6 +163,9 @@ jobs = Table(
     Column("target", String(128), nullable=False, default="step"),
     Column("attempt", Integer, nullable=False, default=0),
     Column("available_at", Float, nullable=False, index=True),
+    # The queue's order among due jobs: `available_at`, less the run's priority factor
+    # for a call's first attempt (see `jobs.enqueue`).
+    Column("score", Float, nullable=False, index=True),
     Column("dedupe_key", String(255), nullable=True, unique=True),
     Column("data", JSON, nullable=True),
     # Never reuse an id: the loop tracks claimed and blocked jobs by id, and a call still
