@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -130,13 +130,12 @@ async def resume_schedule(schedule_id: str, schedules: SchedulesDep) -> dict[str
 
 @router.delete(
     "/{schedule_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a schedule and its ticks (the queries they made stay)",
     responses=NOT_FOUND,
 )
-async def delete_schedule(schedule_id: str, schedules: SchedulesDep) -> Response:
+async def delete_schedule(schedule_id: str, schedules: SchedulesDep) -> dict[str, Any]:
     await schedules.delete(schedule_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return {"id": schedule_id, "deleted": True}
 
 
 @router.get("/{schedule_id}/ticks", summary="Ticks, latest first", responses=NOT_FOUND)
