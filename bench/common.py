@@ -1,5 +1,6 @@
 """Small helpers every benchmark uses: free ports, progress lines, quiet logs, percentiles,
-the machine the figures come from, and printing them (and writing them as JSON)."""
+the machine the figures come from (and its load), resident memory, and printing the figures
+(and writing them as JSON)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,28 @@ import platform
 import socket
 import statistics
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-__all__ = ["distribution", "free_port", "machine", "pct", "progress", "quiet_logs", "report"]
+__all__ = [
+    "MB",
+    "RssSampler",
+    "distribution",
+    "free_port",
+    "load_average",
+    "machine",
+    "pct",
+    "progress",
+    "quiet_logs",
+    "report",
+    "rss_bytes",
+]
+
+MB = 1024 * 1024
 
 
 def free_port() -> int:
@@ -71,6 +87,60 @@ def machine(**extra: Any) -> dict[str, Any]:
         "date": datetime.date.today().isoformat(),
         **extra,
     }
+
+
+def load_average() -> list[float]:
+    """The machine's 1, 5 and 15 minute load averages (empty where /proc has none)."""
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return []
+
+
+def rss_bytes(pid: int | None = None) -> int:
+    """Resident memory of process `pid` (None: this process): psutil when installed, else
+    `VmRSS` of /proc/<pid>/status."""
+    try:
+        import psutil
+    except ImportError:
+        status = Path(f"/proc/{pid if pid is not None else 'self'}/status")
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+class RssSampler:
+    """`rss_bytes(pid)` every `interval_s` in a background thread, from `with` to its end.
+
+    A thread rather than an asyncio task, so a busy event loop (the process measuring itself)
+    does not stretch the interval and hide a short peak."""
+
+    def __init__(self, pid: int | None = None, interval_s: float = 0.25) -> None:
+        self.pid, self.interval_s = pid, interval_s
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(rss_bytes(self.pid))
+            if self._stop.wait(self.interval_s):
+                return
+
+    @property
+    def peak(self) -> int:
+        return max(self.samples, default=0)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(rss_bytes(self.pid))  # the reading at the end counts too
 
 
 def report(text: str, figures: Mapping[str, Any], json_path: Path | None) -> None:

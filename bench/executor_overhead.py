@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +129,28 @@ def build_app(api_origin: str, step_body: StepBody) -> fastapi.FastAPI:
     return app
 
 
+def bench_app() -> tuple[fastapi.FastAPI, Recorder, StepBody, int]:
+    """The app with its recorder and step body, and the port its executor will serve on."""
+    recorder = Recorder()
+    body = make_step_body(recorder)
+    port = free_port()
+    return build_app(f"http://127.0.0.1:{port}", body), recorder, body, port
+
+
+@contextlib.asynccontextmanager
+async def synced_executor(
+    app: fastapi.FastAPI, port: int, db_url: str, max_inflight: int
+) -> AsyncIterator[tuple[Executor, str]]:
+    """The embedded executor in this process, calling `app` over ASGI, with the app synced;
+    yields it and the one function's id."""
+    config = ExecutorConfig(db_url=db_url, app_urls=(APP_URL,), max_inflight=max_inflight)
+    async with running_executor(config, port=port, asgi_apps={APP_ORIGIN: app}) as executor:
+        fns = [f.id for f in executor.registry.all()]
+        if len(fns) != 1:
+            raise RuntimeError(f"app sync failed: functions registered = {fns}")
+        yield executor, fns[0]
+
+
 # -- figures -----------------------------------------------------------------------------
 
 
@@ -189,9 +211,10 @@ async def wait_all(executor: Executor, run_ids: Sequence[str], timeout_s: float 
 
 
 async def executor_batch(
-    executor: Executor, recorder: Recorder, n_runs: int, n_steps: int
+    executor: Executor, recorder: Recorder, n_runs: int, n_steps: int, *, timings: bool = True
 ) -> Batch:
-    """Send n_runs events at once, wait for every run; wall = first send to last run end."""
+    """Send n_runs events at once, wait for every run; wall = first send to last run end.
+    With `timings`, the executor's and the app's share of each call are read afterwards."""
     recorder.clear()
     events = [{"name": EVENT_NAME, "data": {"steps": n_steps, "i": i}} for i in range(n_runs)]
     t0 = time.time()
@@ -203,7 +226,7 @@ async def executor_batch(
     failed = [r.status for r in rows if r.status != "Completed"]
     if failed:
         raise RuntimeError(f"{len(failed)} runs did not complete: {failed[:3]}")
-    between, calls = await attempt_timings(executor, run_ids)
+    between, calls = await attempt_timings(executor, run_ids) if timings else ([], [])
     wall = max(r.ended_at for r in rows) - t0
     return Batch(n_runs, n_steps, wall, recorder.gaps_ms(), between, calls)
 
@@ -364,21 +387,14 @@ async def run_executor_phases(
     args: argparse.Namespace, app: fastapi.FastAPI, recorder: Recorder, port: int
 ) -> tuple[str, Batch, Contenders]:
     with tempfile.TemporaryDirectory(prefix="pagerunner-bench-") as tmp:
-        config = ExecutorConfig(
-            db_url=args.db_url or str(Path(tmp) / "bench.db"),
-            app_urls=(APP_URL,),
-            max_inflight=args.max_inflight,
-        )
-        async with running_executor(config, port=port, asgi_apps={APP_ORIGIN: app}) as executor:
-            fns = [f.id for f in executor.registry.all()]
-            if len(fns) != 1:
-                raise RuntimeError(f"app sync failed: functions registered = {fns}")
+        db_url = args.db_url or str(Path(tmp) / "bench.db")
+        async with synced_executor(app, port, db_url, args.max_inflight) as (executor, fn_id):
             progress("executor: warm-up")
             await executor_batch(executor, recorder, min(args.runs, 5), args.steps)
             progress(f"executor: {args.latency_runs} runs one at a time")
             unloaded = await executor_sequential(executor, recorder, args.latency_runs, args.steps)
             loaded = await alternating_rounds(args, executor, recorder, Path(tmp))
-    return fns[0], unloaded, loaded
+    return fn_id, unloaded, loaded
 
 
 async def run_floor_phases(
@@ -406,10 +422,7 @@ async def run_floor_phases(
 
 
 async def bench(args: argparse.Namespace) -> Results:
-    recorder = Recorder()
-    body = make_step_body(recorder)
-    port = free_port()
-    app = build_app(f"http://127.0.0.1:{port}", body)
+    app, recorder, body, port = bench_app()
     fn_id, ex_unloaded, ex_loaded = await run_executor_phases(args, app, recorder, port)
     mem_unloaded, mem_loaded, direct = await run_floor_phases(args, app, recorder, body, fn_id)
     return Results(
