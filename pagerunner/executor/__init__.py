@@ -4,8 +4,9 @@ It plays the role of the Inngest dev server for apps served with the Inngest
 SDK: event intake (`/e/{key}`), app sync (`/fn/register`), the durable run loop
 over the SDK's HTTP protocol, flow control, a v1 REST API and a dashboard. Of
 the rest of pagerunner it imports only the shared infrastructure modules
-`pagerunner.sqlstore`, `pagerunner.guard`, `pagerunner.edge`, `pagerunner.probes`
-and `pagerunner.safetext`, so it could ship as its own package together with them.
+`pagerunner.sqlstore`, `pagerunner.guard`, `pagerunner.edge`, `pagerunner.probes`,
+`pagerunner.cron` and `pagerunner.safetext`, so it could ship as its own package
+together with them.
 """
 
 from .api import create_executor_app

@@ -20,6 +20,7 @@ from ..sqlstore import Database
 from . import jobs, transitions
 from .calls import CallOutcome, build_request, call_url, interpret
 from .config import ExecutorConfig
+from .crons import CronScheduler
 from .errors import ExecutorError, NotFoundError, RegistrationError, StoreError, TransportError
 from .functions import FunctionDef, parse_registration
 from .lease import LeaderLease
@@ -53,6 +54,7 @@ class Executor:
         self.transport = AppTransport(timeout_s=config.call_timeout_s, asgi_apps=asgi_apps)
         self.lease = LeaderLease(ttl_s=config.lease_ttl_s)
         self.slots = Slots()
+        self.crons = CronScheduler(self.db.read, self._write, self.machine, config.clock)
         self.is_leader = False
         self._wake = asyncio.Event()
         self._claimed: dict[int, asyncio.Task[None]] = {}
@@ -76,9 +78,11 @@ class Executor:
         """Open the store (migrating its tables), load functions and start driving the queue."""
         await self.db.write(upgrade)
         await self.db.read(self.registry.load)
+        await self.crons.reconcile()
         self._tasks = [
             asyncio.create_task(self._drive(), name="executor-drive"),
             asyncio.create_task(self._keep_lease(), name="executor-lease"),
+            asyncio.create_task(self.crons.drive(lambda: self.is_leader), name="executor-cron"),
             asyncio.create_task(self._housekeeping(), name="executor-retention"),
         ]
         log.info("executor_started", db=self.db.url.split("@")[-1], owner=self.lease.owner)
@@ -152,6 +156,7 @@ class Executor:
                 )
             raise
         modified = await self._write(self.registry.save, registration)
+        await self.crons.reconcile()
         for fn in registration.functions:
             if fn.unsupported:
                 log.warning("unsupported_flow_control", function_id=fn.id, options=fn.unsupported)

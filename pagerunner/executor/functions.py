@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cron import CronError, CronSchedule
 from .errors import ExecutorError, RegistrationError
 from .expressions import Expression, compile_expression
 from .timeparse import parse_duration
@@ -34,6 +35,7 @@ __all__ = [
 
 DEFAULT_RETRIES = 4  # Inngest's server default when `retries` is omitted
 MAX_RETRIES = 20
+MIN_CRON_JITTER_S, MAX_CRON_JITTER_S = 1.0, 300.0  # Inngest's bounds of a cron's `jitter`
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class Trigger:
     event: str | None = None
     expression: Expression | None = None
     cron: str | None = None
+    # A cron trigger's parsed expression, and its `jitter` (a run starts up to that much
+    # after the scheduled time).
+    schedule: CronSchedule | None = field(default=None, compare=False)
+    jitter_s: float = 0.0
 
     def matches_name(self, name: str) -> bool:
         """Exact match, or a wildcard `prefix/*` / `prefix.*` as Inngest allows."""
@@ -194,10 +200,10 @@ def _parse_function(app_name: str, fn_id: str, config: Mapping[str, Any]) -> Fun
         raise RegistrationError("no step runtime URL")
     retries = (step.get("retries") or {}).get("attempts", DEFAULT_RETRIES)
     retries = max(0, min(int(retries), MAX_RETRIES))
-    triggers = tuple(
-        Trigger(event=t.get("event"), expression=_expr(t.get("expression")), cron=t.get("cron"))
-        for t in config.get("triggers") or []
-    )
+    triggers = tuple(_trigger(t) for t in config.get("triggers") or [])
+    crons = [t.cron for t in triggers if t.cron]
+    for cron in {c for c in crons if crons.count(c) > 1}:
+        raise RegistrationError(f"duplicate cron expression: {cron}")
     if not triggers:
         raise RegistrationError("no triggers")
     timeouts = config.get("timeouts") or {}
@@ -224,10 +230,25 @@ def _parse_function(app_name: str, fn_id: str, config: Mapping[str, Any]) -> Fun
         start_timeout_s=_seconds(timeouts["start"]) if timeouts.get("start") else None,
         finish_timeout_s=_seconds(timeouts["finish"]) if timeouts.get("finish") else None,
         priority=_expr((config.get("priority") or {}).get("run")),
-        unsupported=tuple(k for k in ("batchEvents",) if config.get(k))
-        + tuple("cron" for t in triggers if t.cron),
+        unsupported=tuple(k for k in ("batchEvents",) if config.get(k)),
         config=config,
     )
+
+
+def _trigger(raw: Mapping[str, Any]) -> Trigger:
+    cron = raw.get("cron")
+    if cron is None:
+        return Trigger(event=raw.get("event"), expression=_expr(raw.get("expression")))
+    try:
+        schedule = CronSchedule.parse(str(cron))
+    except CronError as exc:
+        raise RegistrationError(str(exc)) from exc
+    jitter_s = _seconds(raw["jitter"]) if raw.get("jitter") else 0.0
+    if 0 < jitter_s < MIN_CRON_JITTER_S:
+        raise RegistrationError("cron jitter must be at least 1s")
+    if jitter_s > MAX_CRON_JITTER_S:
+        raise RegistrationError("cron jitter must be less than or equal to 5m0s")
+    return Trigger(cron=str(cron), schedule=schedule, jitter_s=jitter_s)
 
 
 def _concurrency(raw: Any) -> tuple[Concurrency, ...]:

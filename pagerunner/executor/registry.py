@@ -16,15 +16,18 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+import structlog
 from sqlalchemy import Connection, delete, select
 
-from .errors import RegistrationError
+from .errors import ExecutorError, RegistrationError
 from .functions import FunctionDef, Registration
 from .store.schema import apps, functions
 
 __all__ = ["NOT_REACHED", "KnownApp", "Registry", "placeholder_name", "sync_answer"]
 
 NOT_REACHED = "not reached yet"
+
+log = structlog.get_logger("pagerunner.executor")
 
 
 class KnownApp(NamedTuple):
@@ -59,10 +62,16 @@ class Registry:
                     break
 
     def load(self, conn: Connection) -> None:
-        rows = (conn.execute(select(functions.c.app_name, functions.c.config))).all()
-        self._functions = {
-            d.id: d for d in (FunctionDef.from_config(r.app_name, r.config) for r in rows)
-        }
+        """Read the synced functions; one this release refuses (a sync of an older one
+        took it, e.g. a cron it did not check) is left out, with a warning."""
+        self._functions = {}
+        for row in conn.execute(select(functions.c.app_name, functions.c.config)):
+            try:
+                fn = FunctionDef.from_config(row.app_name, row.config)
+            except ExecutorError as exc:
+                log.warning("function_not_loaded", app=row.app_name, error=str(exc))
+                continue
+            self._functions[fn.id] = fn
 
     def save(self, conn: Connection, reg: Registration) -> bool:
         """Store a sync; returns whether anything changed since the last one."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from .crons import next_fires
 from .errors import NotFoundError
 from .store.schema import apps, attempts, events, functions, runs, steps
 
@@ -56,6 +57,8 @@ def function_run(row: Any) -> dict[str, Any]:
         data["error"] = row.error
     if row.original_run_id:
         data["original_run_id"] = row.original_run_id
+    if row.batch_id:
+        data["batch_id"] = row.batch_id
     return data
 
 
@@ -229,8 +232,19 @@ def list_events(
 
 
 def list_functions(conn: Connection) -> list[dict[str, Any]]:
+    """The synced functions; `crons` maps each cron trigger to its next tick (None: never)."""
     rows = conn.execute(select(functions).order_by(functions.c.id))
-    return [{"id": r.id, "app": r.app_name, "name": r.name, "config": r.config} for r in rows]
+    fires = next_fires(conn)
+    return [
+        {
+            "id": r.id,
+            "app": r.app_name,
+            "name": r.name,
+            "config": r.config,
+            "crons": {cron: iso(at) for cron, at in fires.get(r.id, {}).items()},
+        }
+        for r in rows
+    ]
 
 
 def list_apps(conn: Connection) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The app's server-rendered pages: queries, a new query, one query, combos, usage.
+"""The app's server-rendered pages: queries, a new query, one query, combos, schedules, usage.
 
 Jinja2 templates (autoescaped), one stylesheet and one small script under
 `static/`; the pages work without JavaScript, the script only refreshes their
@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import combos
+from . import combos, schedules
 from .routes import render, router
 
 __all__ = ["STATIC_DIR", "install"]
@@ -28,6 +28,7 @@ def install(app: FastAPI) -> None:
     """Add the pages, their static files, and HTML error pages for browsers."""
     app.include_router(router)
     app.include_router(combos.router)
+    app.include_router(schedules.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(StarletteHTTPException)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ExecutorError
 from ..expressions import Expression
-from ..functions import FunctionDef, Trigger
+from ..functions import EventBatch, FunctionDef, Trigger
 
 __all__ = ["FunctionSummary", "describe_function", "format_seconds"]
 
@@ -46,7 +46,9 @@ def _keyed(text: str, key: Expression | None) -> str:
     return f"{text} per {key.source}" if key else text
 
 
-def _settings(fn: FunctionDef, config: Mapping[str, Any]) -> list[tuple[str, str]]:  # noqa: C901
+def _settings(  # noqa: C901
+    fn: FunctionDef, config: Mapping[str, Any], waiting: tuple[int, int] | None
+) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for c in fn.concurrency:
         found.append(("Concurrency", _keyed(f"{c.limit} at a time", c.key) + f" (scope {c.scope})"))
@@ -61,6 +63,8 @@ def _settings(fn: FunctionDef, config: Mapping[str, Any]) -> list[tuple[str, str
         if d.timeout_s is not None:
             text += f", at most {format_seconds(d.timeout_s)}"
         found.append(("Debounce", _keyed(text, d.key)))
+    if b := fn.batch:
+        found.append(("Batch", _batch(b, waiting)))
     for rule in fn.cancel:
         text = f"on {rule.event}"
         if rule.expression:
@@ -79,15 +83,41 @@ def _settings(fn: FunctionDef, config: Mapping[str, Any]) -> list[tuple[str, str
     return found
 
 
-def _trigger(trigger: Trigger) -> tuple[str, str | None]:
+def _batch(batch: EventBatch, waiting: tuple[int, int] | None) -> str:
+    text = f"up to {batch.max_size} events, or {format_seconds(batch.timeout_s)} after the first"
+    text = _keyed(text, batch.key)
+    if batch.condition:
+        text += f", if {batch.condition.source}"
+    if waiting:
+        opened, events = waiting
+        text += f" · waiting: {events} event{'s' * (events != 1)}"
+        text += f" in {opened} batch{'es' * (opened != 1)}"
+    return text
+
+
+def _trigger(trigger: Trigger, crons: Mapping[str, str | None]) -> tuple[str, str | None]:
     event, expression = trigger.event, trigger.expression
     text = f"event {event}" if event else f"cron {trigger.cron}" if trigger.cron else "?"
+    if trigger.cron:
+        if trigger.jitter_s:
+            text += f", jitter {format_seconds(trigger.jitter_s)}"
+        text += f" · next {_when(crons.get(trigger.cron, '?'))}"
     sendable = event if event and "*" not in event and not event.startswith("inngest/") else None
     return (f"{text} if {expression.source}" if expression else text), sendable
 
 
-def describe_function(row: Mapping[str, Any]) -> FunctionSummary:
-    """A `views.list_functions` row as the functions page shows it."""
+def _when(iso: str | None) -> str:
+    """A next tick as the page shows it: `2026-12-12 09:00:00 UTC`, `never`, `?` (not known)."""
+    if iso is None:
+        return "never"
+    return iso.replace("T", " ").replace(".000Z", " UTC") if iso.endswith("Z") else iso
+
+
+def describe_function(
+    row: Mapping[str, Any], waiting: tuple[int, int] | None = None
+) -> FunctionSummary:
+    """A `views.list_functions` row as the functions page shows it; `waiting` is what its
+    open batches hold (batches, events)."""
     config = row.get("config") or {}
     try:
         fn = FunctionDef.from_config(str(row["app"]), config)
@@ -105,7 +135,7 @@ def describe_function(row: Mapping[str, Any]) -> FunctionSummary:
         id=fn.id,
         name=fn.name,
         app=fn.app_name,
-        triggers=tuple(_trigger(t) for t in fn.triggers),
+        triggers=tuple(_trigger(t, row.get("crons") or {}) for t in fn.triggers),
         retries=fn.max_attempts - 1,
-        settings=tuple(_settings(fn, config)),
+        settings=tuple(_settings(fn, config, waiting)),
     )

@@ -3,7 +3,8 @@
 All executor state lives here, so a restarted process continues every run:
 apps and functions (what was synced), events, runs, steps and their attempts
 (what the dashboard shows), jobs (the durable queue of calls to make), waits
-(paused steps and cancel listeners), flow-control keys and the leader lease.
+(paused steps and cancel listeners), flow-control keys, cron triggers' next
+ticks and the leader lease.
 JSON columns hold protocol payloads as they were sent or received.
 
 Any change here needs a migration in `migrations/versions/` (a test compares
@@ -38,6 +39,7 @@ __all__ = [
     "VERSION_TABLE",
     "apps",
     "attempts",
+    "crons",
     "debounces",
     "events",
     "flow_keys",
@@ -193,6 +195,15 @@ flow_keys = Table(
     Column("key", String(512), primary_key=True),
     Column("value", Float, nullable=False),  # GCRA theoretical arrival time
     Column("expires_at", Float, nullable=False, index=True),
+)
+
+crons = Table(
+    "exec_crons",
+    metadata,
+    Column("function_id", String(255), primary_key=True),
+    Column("cron", String(255), primary_key=True),  # the trigger's expression, as synced
+    Column("next_at", Float, nullable=True, index=True),  # the next tick; NULL: never again
+    Column("last_at", Float, nullable=True),  # the scheduled time of the last tick fired
 )
 
 debounces = Table(
