@@ -191,6 +191,8 @@ class _Backend:
             self.write_threads = ThreadPoolExecutor(_POSTGRES_POOL, thread_name_prefix="pr-db")
             self.read_threads = self.write_threads
         self.users = 0
+        self.writes_submitted = 0  # to the writer threads, not finished yet
+        self.writers = 1 if sqlite else _POSTGRES_POOL
 
     def _sqlite_engine(self, *, immediate: bool, pool_size: int) -> Engine:
         engine = create_engine(
@@ -244,7 +246,18 @@ class Database:
         """Run `fn(conn, *args, **kwargs)` in a write transaction: committed on return,
         rolled back if it raises."""
         backend = self._backend
-        return await self._run(backend.write_threads, backend.writer, fn, args, kwargs)
+        backend.writes_submitted += 1
+        try:
+            return await self._run(backend.write_threads, backend.writer, fn, args, kwargs)
+        finally:
+            backend.writes_submitted -= 1
+
+    @property
+    def writes_waiting(self) -> int:
+        """Write transactions of this process (every store sharing this database's
+        writers) waiting for a writer thread: how far behind the writers are."""
+        backend = self._backend
+        return max(0, backend.writes_submitted - backend.writers)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(conn, *args, **kwargs)` in a read transaction (a consistent snapshot)."""

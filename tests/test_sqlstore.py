@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +57,29 @@ async def test_different_files_do_not_share(tmp_path: Path) -> None:
     finally:
         await one.close()
         await two.close()
+
+
+async def test_writes_waiting_counts_the_transactions_queued_behind_the_writer(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "queue.db")
+    executor_db, query_db = Database(path), Database(path)
+    release = threading.Event()
+    started = threading.Event()
+
+    def hold(conn: Any) -> None:
+        started.set()
+        release.wait(10)
+
+    assert executor_db.writes_waiting == 0
+    first = asyncio.create_task(executor_db.write(hold))
+    await asyncio.to_thread(started.wait, 10)
+    queued = [asyncio.create_task(db.write(hold)) for db in (executor_db, query_db, query_db)]
+    await asyncio.sleep(0.05)
+    # One runs in the (single) writer thread; three wait for it, whichever store sent them.
+    assert executor_db.writes_waiting == query_db.writes_waiting == 3
+    release.set()
+    await asyncio.gather(first, *queued)
+    assert executor_db.writes_waiting == 0
+    await executor_db.close()
+    await query_db.close()

@@ -61,7 +61,11 @@ class ExecutorConfig:
     backoff: Backoff = field(default_factory=Backoff)
     # Between attempts to sync an app URL that does not answer yet (0.5 s doubling to 5 s).
     sync_backoff: Backoff = field(default_factory=lambda: Backoff(base_s=0.5, cap_s=5.0))
+    # Calls to apps at once: at most `max_inflight`, down to `min_inflight` while the event
+    # loop lags more than `target_loop_lag_s` (CPU-bound; see `inflight.InflightLimit`).
     max_inflight: int = 32
+    min_inflight: int = 8
+    target_loop_lag_s: float = 0.025
     call_timeout_s: float = 600.0
     poll_interval_s: float = 0.5
     lease_ttl_s: float = 10.0

@@ -23,6 +23,7 @@ from .config import ExecutorConfig
 from .crons import CronScheduler
 from .errors import ExecutorError, NotFoundError, RegistrationError, StoreError, TransportError
 from .functions import FunctionDef, parse_registration
+from .inflight import InflightLimit
 from .lease import LeaderLease
 from .machine import StateMachine
 from .metrics import ExecutorMetrics
@@ -54,6 +55,9 @@ class Executor:
         self.transport = AppTransport(timeout_s=config.call_timeout_s, asgi_apps=asgi_apps)
         self.lease = LeaderLease(ttl_s=config.lease_ttl_s)
         self.slots = Slots()
+        self.inflight = InflightLimit(
+            config.max_inflight, floor=config.min_inflight, target_lag_s=config.target_loop_lag_s
+        )
         self.crons = CronScheduler(self.db.read, self._write, self.machine, config.clock)
         self.is_leader = False
         self._wake = asyncio.Event()
@@ -82,6 +86,9 @@ class Executor:
         self._tasks = [
             asyncio.create_task(self._drive(), name="executor-drive"),
             asyncio.create_task(self._keep_lease(), name="executor-lease"),
+            asyncio.create_task(
+                self.inflight.follow(lambda: self.db.writes_waiting), name="executor-inflight"
+            ),
             asyncio.create_task(self.crons.drive(lambda: self.is_leader), name="executor-cron"),
             asyncio.create_task(self._housekeeping(), name="executor-retention"),
         ]
@@ -284,7 +291,7 @@ class Executor:
 
     async def _claim_due(self) -> float:
         """Start tasks for due jobs; returns how long the loop may sleep."""
-        free = self.config.max_inflight - len(self._claimed)
+        free = self.inflight.value - len(self._claimed)
         now = time.time()
         taken = {*self._claimed, *self._blocked, *self._handed}
         finished: set[int] = set()

@@ -1,0 +1,53 @@
+"""How many calls the executor makes at once: adapted to how busy its event loop is.
+
+Calls to apps share one event loop (and, in `pagerunner serve`, one process with the
+app). When the apps answer slowly because they wait on the network, many calls in
+flight are cheap and make the most of the wait. When the work is CPU-bound, every
+call in flight slows every other one down, and the queue's order (priority, then
+when a call became due) stops mattering: a call claimed first still waits behind all
+the others for the CPU. So the limit follows the loop's lag and the
+database writer's queue, as AIMD does: while both are below their targets it grows
+by one per sample, up to `ceiling`; when either is above, it shrinks by a quarter,
+down to `floor`. Calls that wait are then ordered by the queue, not by the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+__all__ = ["InflightLimit"]
+
+SAMPLE_S = 0.05
+
+
+class InflightLimit:
+    def __init__(
+        self,
+        ceiling: int,
+        *,
+        floor: int = 8,
+        target_lag_s: float = 0.025,
+        max_writes_waiting: int = 4,
+    ) -> None:
+        self.ceiling = ceiling
+        self.floor = min(floor, ceiling)
+        self.target_lag_s = target_lag_s
+        self.max_writes_waiting = max_writes_waiting
+        self.value = ceiling
+
+    def observe(self, lag_s: float, writes_waiting: int = 0) -> None:
+        """One sample: the event loop's lag (how late a timer fired) and the write
+        transactions queued for the database's writer."""
+        if lag_s > self.target_lag_s or writes_waiting > self.max_writes_waiting:
+            self.value = max(self.floor, self.value * 3 // 4)
+        else:
+            self.value = min(self.ceiling, self.value + 1)
+
+    async def follow(self, writes_waiting: Callable[[], int]) -> None:
+        """Sample the running loop's lag and the writer's queue every `SAMPLE_S`, forever."""
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(SAMPLE_S)
+            self.observe(loop.time() - started - SAMPLE_S, writes_waiting())
