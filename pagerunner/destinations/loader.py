@@ -148,9 +148,8 @@ class DltLoader:
             if self.max_nesting is not None:
                 resource.max_table_nesting = self.max_nesting
             pipeline.run(resource, loader_file_format=spec.file_format)  # type: ignore[arg-type]
-        except DestinationRefused:
-            raise
         except Exception as exc:
+            # `from None`: the chained exceptions, printed with a traceback, may hold a secret.
             raise LoadFailed(redact(_describe(exc), self.environment())) from None
         return Loaded(records=sent[0])
 

@@ -195,7 +195,10 @@ async def relay(port: int, target_port: int) -> AsyncIterator[None]:
 
 
 async def test_a_failed_load_shows_and_loading_again_fetches_nothing(
-    tmp_path: Path, postgres_server_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    postgres_server_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     secret = "pw-Never-Shown-42"
     database = fresh_database(postgres_server_url)
@@ -232,6 +235,8 @@ async def test_a_failed_load_shows_and_loading_again_fetches_nothing(
     with psycopg.connect(database) as conn:
         rows = conn.execute(f"SELECT {KEY} FROM pagerunner.demo").fetchall()
     assert sorted(k for (k,) in rows) == sorted(app.expected_ids("down total:40"))
+    logged = "".join(capfd.readouterr())  # pagerunner's, dlt's and the SDK's logs
+    assert "load_attempt_failed" in logged and secret not in logged
 
 
 async def _deliver_steps(app: App) -> list[Any]:
