@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import ApiUrl, key_value, with_api
+from .common import ApiUrl, Deliver, Webhook, key_value, with_api, with_endings
 
 __all__ = ["combos_app"]
 
@@ -36,10 +36,16 @@ def run(
         typer.Option("-p", "--param", help="key=value; repeat a key for several values."),
     ] = None,
     max_pages: Annotated[int | None, typer.Option(min=1, help="Cap per query.")] = None,
+    webhook: Webhook = None,
+    deliver: Deliver = None,
     api_url: ApiUrl = None,
 ) -> None:
     """Start one query per combination (the cartesian product of the values)."""
-    body = {"source": source, "params": _list_params(param or []), "max_pages": max_pages}
+    body = with_endings(
+        {"source": source, "params": _list_params(param or []), "max_pages": max_pages},
+        webhook,
+        deliver,
+    )
     created = with_api(api_url, lambda api: api.request("POST", "/api/combos", json=body))
     typer.echo(f"combo {created['id']}: {created['queries']} queries")
 

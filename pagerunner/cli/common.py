@@ -21,12 +21,15 @@ from ..settings import Settings
 
 __all__ = [
     "ApiUrl",
+    "Deliver",
     "LogLevel",
+    "Webhook",
     "key_value",
     "load_settings",
     "parse_params",
     "stop_signals",
     "with_api",
+    "with_endings",
 ]
 
 console = Console(stderr=True)
@@ -43,6 +46,31 @@ ApiUrl = Annotated[
         help="A running pagerunner (default http://127.0.0.1:<PAGERUNNER_PORT>).",
     ),
 ]
+
+Webhook = Annotated[
+    str | None,
+    typer.Option(
+        "--webhook",
+        help="A URL called (signed) when the query ends: completed, failed or paused.",
+    ),
+]
+Deliver = Annotated[
+    str | None,
+    typer.Option(
+        "--deliver",
+        help="A destination its records are loaded into when it completes "
+        "(e.g. duckdb:///leads.duckdb; see docs/destinations.md).",
+    ),
+]
+
+
+def with_endings(body: dict[str, Any], webhook: str | None, deliver: str | None) -> dict[str, Any]:
+    """`body` of a query or combo, with its webhook and delivery when given."""
+    if webhook is not None:
+        body["webhook"] = webhook
+    if deliver is not None:
+        body["deliver"] = {"destination": deliver}
+    return body
 
 
 @contextlib.asynccontextmanager

@@ -18,7 +18,16 @@ from rich.table import Table
 from ..logging import configure_logging
 from ..remote import ApiClient, ApiError, follow
 from ..settings import Settings
-from .common import ApiUrl, load_settings, parse_params, stop_signals, with_api
+from .common import (
+    ApiUrl,
+    Deliver,
+    Webhook,
+    load_settings,
+    parse_params,
+    stop_signals,
+    with_api,
+    with_endings,
+)
 
 __all__ = ["queries_app", "run", "serve"]
 
@@ -75,13 +84,17 @@ def run(
     max_pages: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many pages.")
     ] = None,
+    webhook: Webhook = None,
+    deliver: Deliver = None,
     api_url: ApiUrl = None,
 ) -> None:
     """Run a query in the foreground with a progress bar; exit 0 when it completes."""
     params = parse_params(param or [])
     settings = load_settings(log_level="warning")
     configure_logging("warning")
-    body = {"source": source, "params": params, "max_pages": max_pages}
+    body = with_endings(
+        {"source": source, "params": params, "max_pages": max_pages}, webhook, deliver
+    )
     try:
         query = asyncio.run(_run(settings, api_url or settings.app_origin, body))
     except ApiError as exc:

@@ -103,3 +103,16 @@ async def test_combos_from_the_command_line(app: App) -> None:
     shown = await acli("combos", "show", combo_id, "--as-json", *api)
     combo = json.loads(shown.stdout)
     assert combo["status"] == "completed" and combo["distinct_records"] == 40
+
+
+async def test_run_and_combos_pass_on_a_webhook_and_a_destination(app: App) -> None:
+    """The API's checks answer: a loopback webhook (private addresses are not allowed
+    here) and a destination holding a password are refused, naming the field."""
+    api = ["--api-url", str(app.api.base_url).rstrip("/")]
+    hook = await acli("run", "demo", "-p", "q=x", "--webhook", "http://127.0.0.1:9/hook", *api)
+    assert hook.returncode == 1 and "webhook" in hook.stderr
+    secret = "postgresql://u:hunter2@db.example/leads"
+    deliver = await acli("combos", "run", "demo", "-p", "q=a", "--deliver", secret, *api)
+    assert deliver.returncode != 0 and "deliver" in deliver.stderr + deliver.stdout
+    assert "hunter2" not in deliver.stderr + deliver.stdout
+    assert (await app.api.get("/api/queries")).json()["items"] == []  # nothing was created
