@@ -27,7 +27,8 @@ class Limits:
 
     #: One event sent to `/e/` (Inngest: 3 MiB on paid plans, 256 KiB on the free plan).
     max_event_bytes: int = 3 * MiB
-    #: One request to `/e/`, all its events together.
+    #: One request to `/e/`, all its events together; and a function's batch of events
+    #: (`batchEvents`), which starts when its events reach this size.
     max_batch_bytes: int = 10 * MiB
     #: Step results a run may hold; the call after the last one fails the run.
     max_steps: int = 1000

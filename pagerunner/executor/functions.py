@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cron import CronError, CronSchedule
-from .errors import ExecutorError, RegistrationError
+from .errors import ExecutorError, InvalidDurationError, RegistrationError
 from .expressions import Expression, compile_expression
 from .timeparse import parse_duration
 
@@ -24,6 +24,7 @@ __all__ = [
     "CancelRule",
     "Concurrency",
     "Debounce",
+    "EventBatch",
     "FunctionDef",
     "RateLimit",
     "Registration",
@@ -87,6 +88,18 @@ class Debounce:
 
 
 @dataclass(frozen=True)
+class EventBatch:
+    """`batchEvents`: up to `max_size` events per run, or what arrived within `timeout_s`
+    of a batch's first event; one batch at a time per `key`. Events for which `condition`
+    (`if`) is not true run on their own at once."""
+
+    max_size: int
+    timeout_s: float
+    key: Expression | None = None
+    condition: Expression | None = None
+
+
+@dataclass(frozen=True)
 class CancelRule:
     event: str
     expression: Expression | None = None
@@ -118,6 +131,7 @@ class FunctionDef:
     start_timeout_s: float | None = None
     finish_timeout_s: float | None = None
     priority: Expression | None = None  # `priority.run`: a factor in seconds
+    batch: EventBatch | None = None
     unsupported: tuple[str, ...] = ()
     config: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -207,6 +221,7 @@ def _parse_function(app_name: str, fn_id: str, config: Mapping[str, Any]) -> Fun
     if not triggers:
         raise RegistrationError("no triggers")
     timeouts = config.get("timeouts") or {}
+    _check_batching(config)
     return FunctionDef(
         id=fn_id,
         app_name=app_name,
@@ -230,7 +245,7 @@ def _parse_function(app_name: str, fn_id: str, config: Mapping[str, Any]) -> Fun
         start_timeout_s=_seconds(timeouts["start"]) if timeouts.get("start") else None,
         finish_timeout_s=_seconds(timeouts["finish"]) if timeouts.get("finish") else None,
         priority=_expr((config.get("priority") or {}).get("run")),
-        unsupported=tuple(k for k in ("batchEvents",) if config.get(k)),
+        batch=_batch(config.get("batchEvents")),
         config=config,
     )
 
@@ -298,6 +313,48 @@ def _debounce(raw: Any) -> Debounce | None:
         period_s=_seconds(raw["period"]),
         timeout_s=_seconds(raw["timeout"]) if raw.get("timeout") else None,
         key=_expr(raw.get("key")),
+    )
+
+
+#: What Inngest refuses to combine with `batchEvents` (its messages, `Function.Validate`).
+_NOT_WITH_BATCHING = (
+    ("cancel", "Batching and cancellation are mutually exclusive"),
+    ("debounce", "Batching and debouncing are mutually exclusive"),
+    ("singleton", "Batching and singletons are mutually exclusive"),
+)
+
+
+def _check_batching(config: Mapping[str, Any]) -> None:
+    if not config.get("batchEvents"):
+        return
+    for option, message in _NOT_WITH_BATCHING:
+        if config.get(option):
+            raise RegistrationError(message)
+    if (config.get("priority") or {}).get("run"):
+        raise RegistrationError("A function cannot specify Priority.Run and Batch together")
+
+
+def _batch(raw: Any) -> EventBatch | None:
+    """`batchEvents`, checked as Inngest checks it (its messages)."""
+    if not raw:
+        return None
+    max_size = int(raw.get("maxSize") or 0)
+    if max_size < 2:
+        raise RegistrationError(f"batch size cannot be smaller than 2: {max_size}")
+    timeout = raw.get("timeout")
+    try:
+        timeout_s = _seconds(timeout) if timeout else None
+    except InvalidDurationError:
+        timeout_s = None
+    if timeout_s is None:
+        raise RegistrationError(f"invalid timeout string: {timeout or ''}")
+    if timeout_s < 1:
+        raise RegistrationError("batch timeout should be more than 1s")
+    return EventBatch(
+        max_size=max_size,
+        timeout_s=timeout_s,
+        key=_expr(raw.get("key")),
+        condition=_expr(raw.get("if")),
     )
 
 

@@ -1,4 +1,5 @@
-"""The durable queue of work: calls to make, sleeps to wake, timeouts to fire.
+"""The durable queue of work: calls to make, sleeps to wake, timeouts to fire, debounces
+and event batches to start.
 
 A job is deleted in the same transaction that records its effect, so after a
 crash every job still in the table is work that has not been done.
@@ -17,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .store.schema import jobs as jobs_table
 
 __all__ = [
+    "BATCH",
     "CALL",
     "DEBOUNCE",
     "RESUME",
@@ -31,7 +33,7 @@ __all__ = [
     "reschedule",
 ]
 
-CALL, RESUME, TIMEOUT, DEBOUNCE = "call", "resume", "timeout", "debounce"
+CALL, RESUME, TIMEOUT, DEBOUNCE, BATCH = "call", "resume", "timeout", "debounce", "batch"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, delete, select, update
 
-from . import jobs
+from . import batches, jobs
 from .config import Limits
 from .errors import InvalidEventError
 from .expressions import compile_expression
@@ -140,7 +140,7 @@ class StateMachine:
         self._match_waits(conn, payload, now)
         skipped: dict[str, str] = {}
         for fn in self._targets(payload):
-            created = self.create_run(conn, fn, [payload], event_id, now=now, dedupe_id=user_id)
+            created = self.trigger(conn, fn, payload, event_id, now=now, dedupe_id=user_id)
             if isinstance(created, Skipped):
                 skipped[fn.id] = created.reason
         if skipped:
@@ -182,6 +182,40 @@ class StateMachine:
 
     # -- runs ---------------------------------------------------------------------------
 
+    def trigger(
+        self,
+        conn: Connection,
+        fn: FunctionDef,
+        event: dict[str, Any],
+        event_id: str,
+        *,
+        now: float,
+        dedupe_id: str | None = None,
+    ) -> str | Skipped:
+        """What an event that `fn` matches does: start a run, or join `fn`'s batch (and
+        start it when full); returns the run's id, or why there is none (yet)."""
+        if fn.batch is None or not batches.eligible(fn.batch, event):
+            return self.create_run(conn, fn, [event], event_id, now=now, dedupe_id=dedupe_id)
+        added = batches.add(
+            conn, fn.id, fn.batch, event_id, event, now=now, max_bytes=self.limits.max_batch_bytes
+        )
+        if added.full:
+            self.start_batch(conn, added.batch_id, now, reason="full")
+        return Skipped(f"batched ({added.batch_id})")
+
+    def start_batch(self, conn: Connection, batch_id: str, now: float, *, reason: str) -> None:
+        """Start the run of an open batch (full, or its timeout passed); nothing when it
+        started already."""
+        taken = batches.take(conn, batch_id)
+        if taken is None:
+            return
+        fn = self.registry.get(taken.function_id)
+        if fn is None or not taken.events:
+            log.warning("batch_dropped", batch_id=batch_id, function_id=taken.function_id)
+            return
+        log.info("batch_started", batch_id=batch_id, events=len(taken.events), reason=reason)
+        self.create_run(conn, fn, taken.events, taken.event_ids[0], now=now, batch_id=batch_id)
+
     def create_run(
         self,
         conn: Connection,
@@ -193,10 +227,15 @@ class StateMachine:
         dedupe_id: str | None = None,
         original_run_id: str | None = None,
         debounced: bool = False,
+        batch_id: str | None = None,
     ) -> str | Skipped:
-        """Start a run unless flow control says otherwise; returns its id, or why not."""
+        """Start a run unless flow control says otherwise; returns its id, or why not.
+
+        A batch's run (`batch_id`) is not rate limited or deduplicated, starts now whatever
+        its events' `ts`, and has no cancel listeners or start timeout, as on Inngest.
+        """
         event = run_events[0]
-        if original_run_id is None:
+        if original_run_id is None and batch_id is None:
             reason = self._admission(conn, fn, event, event_id, now, dedupe_id, debounced)
             if reason is not None:
                 log.info("run_skipped", function_id=fn.id, event_id=event_id, reason=reason)
@@ -225,9 +264,10 @@ class StateMachine:
                 original_run_id=original_run_id,
                 correlation_id=correlation if event["name"] == INVOKED else None,
                 priority=priority,
+                batch_id=batch_id,
             )
         )
-        start_at = max(now, event["ts"] / 1000)
+        start_at = now if batch_id else max(now, event["ts"] / 1000)
         jobs.enqueue(
             conn,
             kind=jobs.CALL,
@@ -237,6 +277,15 @@ class StateMachine:
             dedupe_key=f"{run_id}:discovery",
             priority=priority,
         )
+        if batch_id is None:
+            self._start_limits(conn, fn, run_id, now, start_at)
+        log.info("run_created", run_id=run_id, function_id=fn.id, event_id=event_id)
+        return run_id
+
+    def _start_limits(
+        self, conn: Connection, fn: FunctionDef, run_id: str, now: float, start_at: float
+    ) -> None:
+        """A new run's cancel listeners and start timeout."""
         self._listen_for_cancel(conn, fn, run_id, now)
         if fn.start_timeout_s is not None:
             jobs.enqueue(
@@ -247,8 +296,6 @@ class StateMachine:
                 dedupe_key=f"{run_id}:start-timeout",
                 data={"which": "start"},
             )
-        log.info("run_created", run_id=run_id, function_id=fn.id, event_id=event_id)
-        return run_id
 
     def _admission(
         self,

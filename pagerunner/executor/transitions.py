@@ -153,13 +153,16 @@ def apply_call(
 
 
 def run_timer(conn: Connection, machine: StateMachine, job: jobs.Job) -> None:
-    """Jobs that need no call: wake-ups, timeouts and debounce firings."""
+    """Jobs that need no call: wake-ups, timeouts, debounce firings and batch starts."""
     if not jobs.delete_job(conn, job.id):
         return  # cancelled since it was claimed (a debounce re-armed, a run started)
     data = job.data or {}
     now = time.time()
     if job.kind == jobs.DEBOUNCE:
         machine.fire_debounce(conn, str(data["key"]), now)
+        return
+    if job.kind == jobs.BATCH:
+        machine.start_batch(conn, str(data["batch_id"]), now, reason="timeout")
         return
     run = load_run(conn, str(job.run_id))
     if run is None or run.status != RUNNING:
@@ -249,7 +252,7 @@ def catch_up(conn: Connection, machine: StateMachine, url: str, app_name: str, n
             if fn.app_name != app_name or fn.id in skipped or _has_run(conn, row.id, fn.id):
                 continue
             user_id = row.payload["id"] if row.payload["id"] != row.id else None
-            result = machine.create_run(conn, fn, [row.payload], row.id, now=now, dedupe_id=user_id)
+            result = machine.trigger(conn, fn, row.payload, row.id, now=now, dedupe_id=user_id)
             if isinstance(result, Skipped):
                 skipped[fn.id] = result.reason
                 conn.execute(events.update().where(events.c.id == row.id).values(skipped=skipped))

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 
 from ...edge import InputError, check_json
 from ...guard import CsrfChecked
-from .. import views
+from .. import batches, views
 from ..config import INTAKE_LIMITS
 from ..engine import Executor
 from ..errors import ConflictError, ExecutorError, InvalidEventError, NotFoundError
@@ -330,9 +330,9 @@ async def send_event(
 @router.get("/functions")
 async def functions_page(request: Request, executor: ExecutorDep) -> Response:
     rows = await executor.db.read(views.list_functions)
-    return pages.page(
-        request, "functions.html", nav="functions", functions=[describe_function(r) for r in rows]
-    )
+    waiting = await executor.db.read(batches.waiting)
+    functions = [describe_function(r, waiting.get(r["id"])) for r in rows]
+    return pages.page(request, "functions.html", nav="functions", functions=functions)
 
 
 async def _apps_response(

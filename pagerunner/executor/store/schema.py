@@ -4,7 +4,7 @@ All executor state lives here, so a restarted process continues every run:
 apps and functions (what was synced), events, runs, steps and their attempts
 (what the dashboard shows), jobs (the durable queue of calls to make), waits
 (paused steps and cancel listeners), flow-control keys, cron triggers' next
-ticks and the leader lease.
+ticks, open event batches and the leader lease.
 JSON columns hold protocol payloads as they were sent or received.
 
 Any change here needs a migration in `migrations/versions/` (a test compares
@@ -39,6 +39,8 @@ __all__ = [
     "VERSION_TABLE",
     "apps",
     "attempts",
+    "batch_events",
+    "batches",
     "crons",
     "debounces",
     "events",
@@ -122,6 +124,7 @@ runs = Table(
     Column("correlation_id", String(128), nullable=True),  # set for invoked runs
     # `priority.run`'s factor in seconds (-600..600): its first-attempt calls rank earlier.
     Column("priority", Integer, nullable=False, server_default=text("0")),
+    Column("batch_id", String(26), nullable=True),  # set for a run of a batch of events
     Index("ix_exec_runs_fn_status", "function_id", "status"),
 )
 
@@ -214,6 +217,29 @@ debounces = Table(
     Column("event_id", String(26), nullable=False),
     Column("first_at", Float, nullable=False),
     Column("fire_at", Float, nullable=False),
+)
+
+# `batchEvents`: the batches still open, at most one per function and key (a batch that
+# starts is deleted in the transaction that creates its run), and their events in order.
+batches = Table(
+    "exec_batches",
+    metadata,
+    Column("id", String(26), primary_key=True),  # the batch id (a ULID)
+    Column("function_id", String(255), nullable=False),
+    Column("key_hash", String(64), nullable=False),  # sha256 of the evaluated `key`
+    Column("size", Integer, nullable=False),  # events in the batch
+    Column("bytes", Integer, nullable=False),  # their size as JSON
+    Column("opened_at", Float, nullable=False),  # when the first event arrived
+    Column("fire_at", Float, nullable=False),  # when the batch starts if not full before
+    UniqueConstraint("function_id", "key_hash", name="uq_exec_batches_fn_key"),
+)
+
+batch_events = Table(
+    "exec_batch_events",
+    metadata,
+    Column("batch_id", String(26), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("event_id", String(26), nullable=False, index=True),
 )
 
 leases = Table(
