@@ -31,6 +31,7 @@ __all__ = [
     "quiet_logs",
     "report",
     "rss_bytes",
+    "verdict",
 ]
 
 MB = 1024 * 1024
@@ -141,6 +142,11 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         self.samples.append(rss_bytes(self.pid))  # the reading at the end counts too
+
+
+def verdict(ok: bool) -> str:
+    """How a target line ends."""
+    return "PASS" if ok else "FAIL"
 
 
 def report(text: str, figures: Mapping[str, Any], json_path: Path | None) -> None:

@@ -51,6 +51,7 @@ from common import (
     quiet_logs,
     report,
     rss_bytes,
+    verdict,
 )
 from executor_overhead import (
     DBOS_MISSING,
@@ -205,7 +206,9 @@ def summarize_contender(per_level: dict[int, list[dict[str, Any]]]) -> dict[str,
     best = max(v["per_s"] for v in levels.values())
     for v in levels.values():
         v["vs_best"] = v["per_s"] / best
-    settings = next((m["settings"] for ms in per_level.values() for m in ms if "settings" in m), {})
+    settings: dict[str, Any] = next(
+        (m["settings"] for ms in per_level.values() for m in ms if "settings" in m), {}
+    )
     return {"levels": levels, "best_per_s": best, "settings": settings}
 
 
@@ -283,9 +286,9 @@ def render(s: dict[str, Any]) -> str:
         "",
         f"targets (issue 10, pagerunner at {t['level']} runs in flight):",
         f"  steps/s >= {TARGET_VS_BEST}x the best level: {t['vs_best']:.2f}x  "
-        f"{'PASS' if t['vs_best_pass'] else 'FAIL'}",
+        f"{verdict(t['vs_best_pass'])}",
         f"  RSS growth <= {TARGET_RSS_GROWTH_MB:.0f} MB: {t['rss_growth_mb']:.1f} MB  "
-        f"{'PASS' if t['rss_pass'] else 'FAIL'}",
+        f"{verdict(t['rss_pass'])}",
         "",
     ]
     return "\n".join(lines)
