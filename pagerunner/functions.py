@@ -62,6 +62,7 @@ log = structlog.get_logger("pagerunner.functions")
 
 EXECUTE_EVENT = "query/execute.requested"
 CANCEL_EVENT = "query/execute.cancelled"
+CANCELLED_FUNCTION_ID = "query-cancelled"
 FUNCTION_ID = "execute-query"
 STEP_RETRIES = 3
 #: A reserved slot at most this far ahead is waited for inside the page step; a later
@@ -404,7 +405,26 @@ def create_functions(client: inngest.Inngest, runner: QueryRunner) -> list[innge
             return {"queryId": query_id, "status": begin["status"], "skipped": True}
         return await _page_loop(ctx, runner, query_id, begin)
 
-    return [execute_query, create_deliver_function(client, runner.delivery, STEP_RETRIES)]
+    @client.create_function(
+        fn_id=CANCELLED_FUNCTION_ID,
+        name="Query cancelled",
+        trigger=inngest.TriggerEvent(event=CANCEL_EVENT),
+        retries=STEP_RETRIES,
+    )
+    async def query_cancelled(ctx: inngest.Context) -> dict[str, Any]:
+        """A cancelled query may be the last of its combo to end: the combo's webhook is
+        then called from here (the query's own run was cancelled, its steps with it)."""
+        query_id = str(ctx.event.data["queryId"])
+        last = ctx.attempt >= STEP_RETRIES
+        return await ctx.step.run(
+            "combo-webhook", runner.webhooks.combo_event_after_cancel, query_id, ctx.run_id, last
+        )
+
+    return [
+        execute_query,
+        query_cancelled,
+        create_deliver_function(client, runner.delivery, STEP_RETRIES),
+    ]
 
 
 @dataclass

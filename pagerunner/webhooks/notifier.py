@@ -144,7 +144,17 @@ class WebhookNotifier:
             query.webhook, delivery_id, event, body, run_id, last_attempt, target
         )
 
-    async def combo_event(self, query_id: str, run_id: str, last_attempt: bool) -> dict[str, Any]:
+    async def combo_event_after_cancel(
+        self, query_id: str, run_id: str, last_attempt: bool
+    ) -> dict[str, Any]:
+        """`combo_event` for a query just cancelled, which may have been the last of its
+        combo to end. A combo whose queries were all cancelled (the user cancelled the
+        combo) calls no webhook, as a cancelled query calls none."""
+        return await self.combo_event(query_id, run_id, last_attempt, cancelled=True)
+
+    async def combo_event(
+        self, query_id: str, run_id: str, last_attempt: bool, *, cancelled: bool = False
+    ) -> dict[str, Any]:
         """Call the combo's webhook if the combo of `query_id` has just finished."""
         batch_id = await self.batches.batch_of(query_id)
         if batch_id is None:
@@ -153,6 +163,8 @@ class WebhookNotifier:
         if not batch.webhook or await self.batches.unfinished(batch_id):
             return {"sent": False}
         summary = await self.batches.summary(batch_id)
+        if cancelled and set(summary["by_status"]) == {"cancelled"}:
+            return {"sent": False}
         delivery_id = f"{batch_id}.{summary['runs']}"
         body = combo_body(delivery_id, summary, self.settings.public_origin)
         target = {"batch_id": batch_id}

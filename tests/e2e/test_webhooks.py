@@ -234,6 +234,47 @@ async def test_a_combo_calls_its_webhook_once_when_every_query_has_finished(
     assert receiver.url in page and "delivered" in page
 
 
+async def test_a_combo_whose_last_query_is_cancelled_calls_its_webhook_once(
+    hooked: tuple[App, Receiver],
+) -> None:
+    app, receiver = hooked
+    body = {
+        "source": "demo",
+        "params": {"q": ["short total:20", "long total:100000"]},
+        "webhook": receiver.url,
+    }
+    created = (await app.api.post("/api/combos", json=body)).json()
+    short, long = created["query_ids"]
+    await app.until(short, {"completed"})
+    await app.until(long, {"running"})
+    assert receiver.calls == []  # the combo has not finished
+    assert (await app.api.post(f"/api/queries/{long}/cancel")).status_code == 202
+    (call,) = await receiver.until_calls(1)
+    assert call.signed and call.json["type"] == "combo.finished"
+    assert call.json["combo"]["by_status"] == {"completed": 1, "cancelled": 1}
+    await asyncio.sleep(0.5)
+    assert len(receiver.calls) == 1
+
+
+async def test_a_combo_whose_queries_are_all_cancelled_calls_no_webhook(
+    hooked: tuple[App, Receiver],
+) -> None:
+    app, receiver = hooked
+    body = {
+        "source": "demo",
+        "params": {"q": ["one total:100000", "two total:100000"]},
+        "webhook": receiver.url,
+    }
+    created = (await app.api.post("/api/combos", json=body)).json()
+    for query_id in created["query_ids"]:
+        await app.until(query_id, {"running"})
+        assert (await app.api.post(f"/api/queries/{query_id}/cancel")).status_code == 202
+    for query_id in created["query_ids"]:
+        await app.until(query_id, {"cancelled"})
+    await asyncio.sleep(1.0)  # the cancel events' runs have had their time
+    assert receiver.calls == []
+
+
 async def test_a_failing_receiver_is_retried_and_the_query_page_shows_the_attempts(
     hooked: tuple[App, Receiver],
 ) -> None:

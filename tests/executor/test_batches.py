@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from pagerunner.executor.config import Limits
 from pagerunner.executor.errors import RegistrationError
 from pagerunner.executor.functions import FunctionDef
 from tests.postgres import fresh_database
@@ -96,6 +97,18 @@ async def test_a_partial_batch_starts_when_its_timeout_passes(bh: Harness) -> No
     assert 1.9 <= waited < 3.0, waited  # 2 s from the first event, not from the last
 
 
+async def test_a_batch_starts_when_its_events_reach_max_batch_bytes(tmp_path: Path) -> None:
+    """Inngest's 10 MiB per batch, here 2,000 bytes: two events of ~1,100 start the batch
+    (maxSize is 3, the timeout 2 s)."""
+    limits = Limits(max_batch_bytes=2000)
+    async with harness(tmp_path, "asgi", build=batch_app.build_app, limits=limits) as h:
+        ids = [await send(h, "batch/item", {"k": "m", "i": i, "pad": "x" * 1000}) for i in range(2)]
+        sent = time.time()
+        (run,) = await finished_runs(h, "batched", 1)
+        assert run["output"]["ids"] == ids
+        assert started_at(h, run["id"]) - sent < 1.0
+
+
 async def test_each_key_has_its_own_batch(bh: Harness) -> None:
     sent = time.time()
     for k, i in [("a", 0), ("b", 10), ("a", 1), ("c", 20), ("a", 2), ("b", 11)]:
@@ -134,6 +147,15 @@ async def test_events_sent_at_once_fill_each_batch_once(
         runs = await finished_runs(h, "batched", 2)
         assert [len(r["output"]["ids"]) for r in runs] == [3, 3]
         assert sorted(i for r in runs for i in r["output"]["ids"]) == sorted(ids)
+
+
+async def test_the_functions_page_shows_batches_waiting(bh: Harness) -> None:
+    for k in ("w", "w", "v"):
+        await send(bh, "batch/item", {"k": k})
+    page = (await bh.api.get("/functions")).text
+    setting = "up to 3 events, or 2s after the first per event.data.k"
+    assert f"{setting} · waiting: 3 events in 2 batches" in page
+    assert "up to 3 events, or 5s after the first, if event.data.batch == true</dd>" in page
 
 
 async def test_flow_control_applies_to_a_batch_run(bh: Harness) -> None:
