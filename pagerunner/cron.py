@@ -117,38 +117,27 @@ class CronSchedule:
 
     def next_after(self, ts: float) -> float | None:
         """The first time after `ts` (strictly) that the schedule fires; None for never."""
-        try:
-            it = croniter(
-                self._expanded,
-                datetime.fromtimestamp(ts, self.zone),
-                max_years_between_matches=MAX_YEARS,
-            )
-            while True:
-                at: datetime = it.get_next(datetime)
-                if self._exists(at):
-                    return float(at.timestamp())
-        except CroniterError:
-            return None
+        return self._walk(ts, forward=True)
 
     def latest_until(self, ts: float) -> float | None:
         """The last time at or before `ts` that the schedule fired (None: none in five years)."""
+        return self._walk(int(ts) + 1, forward=False)
+
+    def _walk(self, ts: float, *, forward: bool) -> float | None:
+        """The first fire time after (or before) `ts`, strictly, in five years at most.
+
+        croniter moves a wall-clock time skipped by a DST change to the first one after
+        it; robfig/cron (so Inngest) does not fire then: the minute and hour must match.
+        """
+        start = datetime.fromtimestamp(ts, self.zone)
         try:
-            it = croniter(
-                self._expanded,
-                datetime.fromtimestamp(int(ts) + 1, self.zone),
-                max_years_between_matches=MAX_YEARS,
-            )
+            it = croniter(self._expanded, start, max_years_between_matches=MAX_YEARS)
             while True:
-                at: datetime = it.get_prev(datetime)
-                if self._exists(at):
+                at: datetime = it.get_next(datetime) if forward else it.get_prev(datetime)
+                if at.minute in self.minutes and at.hour in self.hours:
                     return float(at.timestamp())
         except CroniterError:
             return None
-
-    def _exists(self, at: datetime) -> bool:
-        # croniter moves a wall-clock time skipped by a DST change to the first one after
-        # it; robfig/cron (so Inngest) does not fire then: the minute and hour must match.
-        return at.minute in self.minutes and at.hour in self.hours
 
 
 def _parse_field(

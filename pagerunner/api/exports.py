@@ -15,11 +15,13 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
+
+from fastapi.responses import StreamingResponse
 
 from ..safetext import json_text, scrub
 
-__all__ = ["FORMULA_STARTS", "csv_cell", "csv_lines", "ndjson_lines"]
+__all__ = ["FORMULA_STARTS", "csv_cell", "csv_lines", "file_response", "ndjson_lines"]
 
 #: A cell whose text starts with one of these is a formula to a spreadsheet.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -72,3 +74,20 @@ async def ndjson_lines(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[byt
     """One JSON object per line, as stored (text that is not Unicode, and NaN, scrubbed)."""
     async for row in rows:
         yield (json_text(row, separators=(",", ":")) + "\n").encode()
+
+
+def file_response(
+    rows: AsyncIterator[dict[str, Any]],
+    format: Literal["csv", "ndjson"],
+    filename: str,
+    *,
+    protect_formulas: bool = True,
+) -> StreamingResponse:
+    """Records streamed as a download named `filename`: CSV or NDJSON."""
+    headers = {"content-disposition": f'attachment; filename="{filename}"'}
+    if format == "ndjson":
+        return StreamingResponse(
+            ndjson_lines(rows), media_type="application/x-ndjson", headers=headers
+        )
+    lines = csv_lines(rows, protect_formulas=protect_formulas)
+    return StreamingResponse(lines, media_type="text/csv", headers=headers)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...destinations.spec import MAX_SPEC_CHARS
@@ -15,7 +14,7 @@ from ...queries.model import QueryStatus
 from ...webhooks.address import MAX_URL_CHARS
 from ..deps import Offset, ServicesDep
 from ..errors import CONFLICT, NOT_FOUND, UNAVAILABLE
-from ..exports import csv_lines, ndjson_lines
+from ..exports import file_response
 
 __all__ = ["router"]
 
@@ -175,14 +174,9 @@ async def query_results(
     if format == "json":
         items, total = await services.store.results(query_id, limit=limit, offset=offset)
         return {"items": items, "total": total, "limit": limit, "offset": offset}
-    rows = services.store.iter_results(query_id)
-    filename = f"{query.source}-{query.id}.{format}"
-    headers = {"content-disposition": f'attachment; filename="{filename}"'}
-    if format == "ndjson":
-        return StreamingResponse(
-            ndjson_lines(rows), media_type="application/x-ndjson", headers=headers
-        )
-    protect = services.settings.csv_protect_formulas
-    return StreamingResponse(
-        csv_lines(rows, protect_formulas=protect), media_type="text/csv", headers=headers
+    return file_response(
+        services.store.iter_results(query_id),
+        format,
+        f"{query.source}-{query.id}.{format}",
+        protect_formulas=services.settings.csv_protect_formulas,
     )

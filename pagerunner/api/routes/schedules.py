@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...cron import MAX_CRON_CHARS
@@ -16,7 +15,7 @@ from ...queries.schedules import Schedule
 from ...webhooks.address import MAX_URL_CHARS
 from ..deps import Offset, ServicesDep
 from ..errors import NOT_FOUND, UNAVAILABLE
-from ..exports import csv_lines, ndjson_lines
+from ..exports import file_response
 
 __all__ = ["NewSchedule", "SchedulesDep", "create_schedule", "router"]
 
@@ -179,14 +178,9 @@ async def tick_results(
         )
         return {"items": items, "total": total, "limit": limit, "offset": offset}
     await schedules.tick(schedule_id, tick_id)  # a 404 now, not in the middle of a stream
-    rows = schedules.iter_results(schedule_id, tick_id, new_only=new_only)
-    filename = f"schedule-{schedule_id}-{tick_id}{'-new' if new_only else ''}.{format}"
-    headers = {"content-disposition": f'attachment; filename="{filename}"'}
-    if format == "ndjson":
-        return StreamingResponse(
-            ndjson_lines(rows), media_type="application/x-ndjson", headers=headers
-        )
-    protect = services.settings.csv_protect_formulas
-    return StreamingResponse(
-        csv_lines(rows, protect_formulas=protect), media_type="text/csv", headers=headers
+    return file_response(
+        schedules.iter_results(schedule_id, tick_id, new_only=new_only),
+        format,
+        f"schedule-{schedule_id}-{tick_id}{'-new' if new_only else ''}.{format}",
+        protect_formulas=services.settings.csv_protect_formulas,
     )
