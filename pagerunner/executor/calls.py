@@ -8,6 +8,7 @@ without side effects, so the run loop only decides what to persist.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -48,6 +49,8 @@ class CallOutcome:
     from_sdk: bool = False
     #: Size of the answer's body: a bound on each op's size.
     body_bytes: int = 0
+    #: The execution version the SDK answered with (`x-inngest-req-version`; 0 without).
+    request_version: int = 0
 
 
 def call_url(runtime_url: str, fn_id: str, step_id: str) -> str:
@@ -68,11 +71,14 @@ def build_request(
     max_attempts: int,
     force_plan: bool,
     signing_key: str | None,
+    request_version: int = -1,
 ) -> tuple[bytes, dict[str, str]]:
     """The canonical body and headers for a call (signed when a key is given).
 
     A memo given as `RawJSON` is spliced into the body as it is; any other value is
     canonicalized. The body is the JCS form of the whole payload either way.
+    `request_version` is the run's execution version: -1 until the app chose one with
+    its first answer of ops, then that one, in the header and the body (as Inngest does).
     """
     ctx = {
         "run_id": run_id,
@@ -93,13 +99,15 @@ def build_request(
             canonical_json(list(events)),
             b',"steps":',
             _steps_json(memo),
-            b',"use_api":false,"version":2}',
+            b',"use_api":false,"version":',
+            str(request_version).encode(),
+            b"}",
         )
     )
     headers = {
         "content-type": "application/json",
         "x-run-id": run_id,
-        "x-inngest-req-version": "2",
+        "x-inngest-req-version": str(request_version),
         "x-inngest-server-kind": "dev" if signing_key is None else "cloud",
     }
     if signing_key:
@@ -153,6 +161,7 @@ def interpret(response: AppResponse, signing_keys: Sequence[str]) -> CallOutcome
             no_retry=_no_retry(headers),  # a StepError the app says not to retry
             retry_after=_retry_after(headers),
             body_bytes=len(body),
+            request_version=_request_version(headers),
         )
     return CallOutcome(
         kind="error",
@@ -179,6 +188,12 @@ def _unwrap_stream(response: AppResponse, signing_keys: Sequence[str]) -> CallOu
 
 def _no_retry(headers: Mapping[str, str]) -> bool:
     return headers.get("x-inngest-no-retry", "").lower() == "true"
+
+
+def _request_version(headers: Mapping[str, str]) -> int:
+    # As Inngest's driver reads it (strconv.Atoi): anything but an integer is 0.
+    value = headers.get("x-inngest-req-version", "")
+    return int(value) if re.fullmatch(r"[+-]?[0-9]{1,9}", value) else 0
 
 
 def _retry_after(headers: Mapping[str, str]) -> timedelta | None:

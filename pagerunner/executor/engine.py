@@ -416,6 +416,7 @@ class Executor:
             max_attempts=fn.max_attempts,
             force_plan=run.force_plan,
             signing_key=self.config.signing_key,
+            request_version=run.request_version,
         )
         headers["x-inngest-job-id"] = f"{job.id}"
         started = time.time()

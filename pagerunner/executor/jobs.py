@@ -119,8 +119,12 @@ def delete_job(conn: Connection, job_id: int) -> bool:
     return bool(result.rowcount)
 
 
-def delete_by_key(conn: Connection, dedupe_key: str) -> None:
-    conn.execute(delete(jobs_table).where(jobs_table.c.dedupe_key == dedupe_key))
+def delete_by_key(conn: Connection, dedupe_key: str) -> dict[str, Any] | None:
+    """Delete the job with this key; returns its data ({} without), None when there was none."""
+    deleted = conn.execute(
+        delete(jobs_table).where(jobs_table.c.dedupe_key == dedupe_key).returning(jobs_table.c.data)
+    ).first()
+    return None if deleted is None else dict(deleted.data or {})
 
 
 def due_jobs(conn: Connection, *, now: float, exclude: Collection[int], limit: int) -> list[Job]:

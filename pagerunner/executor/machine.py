@@ -166,9 +166,11 @@ class StateMachine:
                 self.finalize(conn, run, CANCELLED, error=_cancel_error("cancel event"))
                 continue
             conn.execute(delete(waits).where(waits.c.id == wait.id))
-            jobs.delete_by_key(conn, f"{run.id}:{wait.step_id}:timeout")
+            # The wait's timeout job keeps how the step resumes the function (`race`).
+            timeout = jobs.delete_by_key(conn, f"{run.id}:{wait.step_id}:timeout") or {}
             memo = invoke_memo(payload) if wait.kind == "invoke" else payload
-            self.record_memo(conn, run, wait.step_id, memo, now, status="completed")
+            race = bool(timeout.get("race"))
+            self.record_memo(conn, run, wait.step_id, memo, now, status="completed", race=race)
             run.save(conn)
 
     @staticmethod
@@ -415,9 +417,13 @@ class StateMachine:
         now: float,
         *,
         status: str,
+        race: bool = False,
         **step: Any,
     ) -> None:
-        """Persist a step's result once; when nothing is outstanding, ask for discovery.
+        """Persist a step's result once, and ask for discovery as Inngest does: when no
+        step of the run is pending (see `outcomes.plan_pending`), or at once when the step
+        races (`parallelMode: "race"`). Below execution version 2 nothing is ever pending,
+        so each result resumes the function.
 
         `step` may carry the step's `name` and `op` when this is the first time it is seen.
         """
@@ -445,14 +451,16 @@ class StateMachine:
             # Inngest refuses the next call of a run at its step limit: fail it now.
             self.finalize(conn, run, FAILED, error=too_many_steps(self.limits))
             return
-        if not run.pending:
-            run.force_plan = False
+        if not run.pending or race:
+            if run.request_version >= 2:
+                run.force_plan = False  # parallelism ended (version 1 keeps planning)
             job_id = jobs.enqueue(
                 conn,
                 kind=jobs.CALL,
                 run_id=run.id,
                 available_at=now,
-                dedupe_key=f"{run.id}:discovery",
+                # One per step: a discovery still in flight did not see this result.
+                dedupe_key=f"{run.id}:{step_id}:discovery",
                 priority=run.priority,
             )
             if job_id is not None:

@@ -7,7 +7,7 @@ exactly once. Op handling follows the protocol reference §3.5-3.7.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +26,31 @@ from .runstate import COMPLETED, FAILED, RunState, load_memos, upsert_step
 from .store.schema import attempts, waits
 from .timeparse import now_utc, parse_duration, parse_sleep_until
 
-__all__ = ["CallRecord", "apply_outcome"]
+__all__ = ["CallRecord", "apply_outcome", "plan_pending", "races"]
 
 log = structlog.get_logger("pagerunner.executor")
 
 ASYNC_OPS = ("StepPlanned", "Sleep", "WaitForEvent", "InvokeFunction")
+
+
+def plan_pending(run: RunState, ops: Sequence[Mapping[str, Any]]) -> None:
+    """The steps the function waits for before it resumes, as Inngest keeps them
+    (`HandleGeneratorResponse`, `SavePending`): from execution version 2 on, an answer
+    with more than one op, one of them outstanding, makes its ops the pending set (each
+    result removes its own, see `StateMachine.record_memo`). Below version 2, and for a
+    single op, the set is left as it is: each result then resumes the function.
+    """
+    if run.request_version < 2 or len(ops) < 2:
+        return
+    if any(op.get("op") in ASYNC_OPS for op in ops):
+        run.pending = [str(op.get("id")) for op in ops if str(op.get("id")) not in run.stack]
+
+
+def races(op: Mapping[str, Any]) -> bool:
+    """Whether the op's result resumes the function at once (`opts.parallelMode`:
+    Python's `ParallelMode.RACE`, the JS SDK's `group.parallel({mode: "race"})`)."""
+    opts = op.get("opts")
+    return isinstance(opts, Mapping) and str(opts.get("parallelMode", "")).lower() == "race"
 
 
 @dataclass(frozen=True)
@@ -192,15 +212,16 @@ class _OpHandler:
 
     def handle_all(self) -> None:
         ops = list(self.outcome.ops)
-        if len(ops) > 1:
-            self.run.force_plan = True
-        # Outstanding ops join the pending set first, so a synchronous result in
-        # the same response does not trigger discovery too early.
-        for op in ops:
-            if op.get("op") in ASYNC_OPS and op["id"] not in self.run.pending:
-                self.run.pending.append(str(op["id"]))
         if not ops:
             self._fail_run("the app answered 206 with no ops")
+            return
+        if self.run.request_version == -1:  # the app's first ops choose the version
+            self.run.request_version = self.outcome.request_version
+        if len(ops) > 1:
+            self.run.force_plan = True
+        # Before any op is handled, so a synchronous result in the same response does
+        # not resume the function too early.
+        plan_pending(self.run, ops)
         for op in ops:
             if self.run.status != "Running":
                 return
@@ -208,6 +229,10 @@ class _OpHandler:
 
     def _handle(self, op: Mapping[str, Any]) -> None:
         kind = op.get("op")
+        if kind in ASYNC_OPS and str(op.get("id")) in self.run.stack:
+            # Planned again by a call made before its result was in (a discovery while
+            # other steps were outstanding): it never runs or waits twice.
+            return
         handler = {
             "StepRun": self._step_run,
             "Step": self._step_run,
@@ -239,29 +264,18 @@ class _OpHandler:
 
     def _step_run(self, op: Mapping[str, Any]) -> None:
         _attempt(self.conn, self.call, str(op["id"]), "completed", self.outcome)
-        self.machine.record_memo(
-            self.conn,
-            self.run,
-            str(op["id"]),
-            {"data": op.get("data")},
-            self.now,
-            status="completed",
-            name=_name(op),
-            op=str(op["op"]),
-        )
+        self._record(op, {"data": op.get("data")}, "completed", name=_name(op), op=str(op["op"]))
 
     def _step_failed(self, op: Mapping[str, Any]) -> None:
         error = dict(op.get("error") or {"name": "Error", "message": "step failed"})
         _attempt(self.conn, self.call, str(op["id"]), "failed", self.outcome, error)
+        self._record(op, {"error": error}, "failed", name=_name(op), op=str(op["op"]))
+
+    def _record(self, op: Mapping[str, Any], memo: Any, status: str, /, **step: Any) -> None:
+        """The op's result, memoized (`race`: it resumes the function at once)."""
+        run, race = self.run, races(op)
         self.machine.record_memo(
-            self.conn,
-            self.run,
-            str(op["id"]),
-            {"error": error},
-            self.now,
-            status="failed",
-            name=_name(op),
-            op=str(op["op"]),
+            self.conn, run, str(op["id"]), memo, self.now, status=status, race=race, **step
         )
 
     def _step_error(self, op: Mapping[str, Any]) -> None:
@@ -281,6 +295,8 @@ class _OpHandler:
             target=job.target,
             attempt=job.attempt + 1,
             available_at=self.now + delay,
+            # A planned step keeps its key, so planning it again does not run it twice.
+            dedupe_key=f"{self.run.id}:{job.target}" if job.target != "step" else None,
         )
         log.info(
             "step_retrying",
@@ -292,8 +308,7 @@ class _OpHandler:
         )
 
     def _planned(self, op: Mapping[str, Any]) -> None:
-        self._step(op, status="planned")
-        jobs.enqueue(
+        planned = jobs.enqueue(
             self.conn,
             kind=jobs.CALL,
             run_id=self.run.id,
@@ -302,16 +317,20 @@ class _OpHandler:
             dedupe_key=f"{self.run.id}:{op['id']}",
             priority=self.run.priority,
         )
+        if planned is not None:  # else queued or in flight already
+            self._step(op, status="planned")
 
     def _sleep(self, op: Mapping[str, Any]) -> None:
         wake = parse_sleep_until(op.get("name"), op.get("opts"), now_utc()).timestamp()
-        self._step(op, status="sleeping", opts={"until": wake})
-        self._resume_at(op, wake, None)
+        if self._resume_at(op, wake, None):
+            self._step(op, status="sleeping", opts={"until": wake})
 
     def _wait(self, op: Mapping[str, Any]) -> None:
         opts = op.get("opts") or {}
         expires = self.now + _timeout_s(opts.get("timeout"))
         event_name = str(opts.get("event") or op.get("name"))
+        if not self._resume_at(op, expires, None):
+            return  # waiting already
         self._step(op, status="waiting", opts=dict(opts))
         self.conn.execute(
             waits.insert().values(
@@ -324,19 +343,19 @@ class _OpHandler:
                 expires_at=expires,
             )
         )
-        self._resume_at(op, expires, None)
 
     def _invoke(self, op: Mapping[str, Any]) -> None:
         opts = op.get("opts") or {}
         target = str(opts.get("function_id", ""))
-        self._step(op, status="waiting", opts={"function_id": target})
         if self.machine.registry.get(target) is None:
+            self._step(op, status="waiting", opts={"function_id": target})
             error = {"name": "Error", "message": f"invoked function '{target}' is not registered"}
-            self.machine.record_memo(
-                self.conn, self.run, str(op["id"]), {"error": error}, self.now, status="failed"
-            )
+            self._record(op, {"error": error}, "failed")
             return
         expires = self.now + _timeout_s(opts.get("timeout"))
+        if not self._resume_at(op, expires, {"error": INVOKE_TIMEOUT_ERROR}):
+            return  # invoked already: the child runs once
+        self._step(op, status="waiting", opts={"function_id": target})
         correlation = f"{self.run.id}.{op['id']}"
         self.conn.execute(
             waits.insert().values(
@@ -349,7 +368,6 @@ class _OpHandler:
                 expires_at=expires,
             )
         )
-        self._resume_at(op, expires, {"error": INVOKE_TIMEOUT_ERROR})
         event = invoked_event(
             opts.get("payload") or {},
             function_id=target,
@@ -361,15 +379,18 @@ class _OpHandler:
         )
         self.machine.ingest(self.conn, [event], internal=True)
 
-    def _resume_at(self, op: Mapping[str, Any], at: float, memo: Any) -> None:
-        jobs.enqueue(
+    def _resume_at(self, op: Mapping[str, Any], at: float, memo: Any) -> bool:
+        """Queue the step's wake-up or timeout; False when the step has one already (the
+        op was planned again while outstanding). The job keeps whether the step races."""
+        job_id = jobs.enqueue(
             self.conn,
             kind=jobs.RESUME,
             run_id=self.run.id,
             available_at=at,
             dedupe_key=f"{self.run.id}:{op['id']}:timeout",
-            data={"step_id": str(op["id"]), "memo": memo},
+            data={"step_id": str(op["id"]), "memo": memo, "race": races(op)},
         )
+        return job_id is not None
 
     def _fail_run(self, message: str) -> None:
         _attempt(

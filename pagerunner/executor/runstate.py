@@ -46,6 +46,9 @@ class RunState:
     concurrency_keys: list[list[Any]]
     correlation_id: str | None
     priority: int  # `priority.run`'s factor, seconds
+    # The execution version the app chose with its first answer of ops (-1 until then):
+    # from 2 on, parallel steps resume the function together (see `StateMachine.record_memo`).
+    request_version: int
     # Memos by step id, in stack order, as the canonical JSON text they are stored as
     # (filled by `load_memos` and `StateMachine.record_memo`; may lag the stack).
     memos: dict[str, RawJSON] = field(default_factory=dict, compare=False)
@@ -65,6 +68,7 @@ class RunState:
                 pending=self.pending,
                 stack=self.stack,
                 started_at=self.started_at,
+                request_version=self.request_version,
             )
         )
 
@@ -87,15 +91,24 @@ def load_run(conn: Connection, run_id: str, *, lock: bool = True) -> RunState | 
         concurrency_keys=list(row.concurrency_keys or []),
         correlation_id=row.correlation_id,
         priority=row.priority,
+        request_version=row.request_version,
     )
 
 
-_MUTABLE = (runs.c.status, runs.c.started_at, runs.c.force_plan, runs.c.pending, runs.c.stack)
+_MUTABLE = (
+    runs.c.status,
+    runs.c.started_at,
+    runs.c.force_plan,
+    runs.c.pending,
+    runs.c.stack,
+    runs.c.request_version,
+)
 
 
 def refresh_run(conn: Connection, run: RunState) -> bool:
     """Re-read what other transitions may have changed since `run` was loaded (its status,
-    stack, pending set); the rest of a run never changes. False when the run is gone.
+    stack, pending set, execution version); the rest of a run never changes. False when
+    the run is gone.
     """
     # FOR UPDATE: two calls of one run (parallel steps) may finish at once on PostgreSQL.
     row = conn.execute(select(*_MUTABLE).where(runs.c.id == run.id).with_for_update()).first()
@@ -104,6 +117,7 @@ def refresh_run(conn: Connection, run: RunState) -> bool:
     run.status, run.started_at = row.status, row.started_at
     run.force_plan = bool(row.force_plan)
     run.pending, run.stack = list(row.pending or []), list(row.stack or [])
+    run.request_version = row.request_version
     return True
 
 

@@ -170,7 +170,8 @@ def run_timer(conn: Connection, machine: StateMachine, job: jobs.Job) -> None:
     if job.kind == jobs.RESUME:
         step_id = str(data["step_id"])
         conn.execute(waits.delete().where(waits.c.run_id == run.id, waits.c.step_id == step_id))
-        machine.record_memo(conn, run, step_id, data.get("memo"), now, status="completed")
+        memo, race = data.get("memo"), bool(data.get("race"))
+        machine.record_memo(conn, run, step_id, memo, now, status="completed", race=race)
         run.save(conn)
     elif job.kind == jobs.TIMEOUT:
         which = data.get("which")

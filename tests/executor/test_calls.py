@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-from pagerunner.executor.calls import RawJSON, build_request
+from pagerunner.executor.calls import RawJSON, build_request, interpret
 from pagerunner.executor.signing import canonical_json
+from pagerunner.executor.transport import AppResponse
 
 EVENT = {"name": "app/go", "data": {"steps": {}, "é": [1.0, None]}, "id": "01", "ts": 1, "user": {}}
 MEMOS = {
@@ -36,3 +37,37 @@ def test_raw_memos_give_the_canonical_body_of_the_payload() -> None:
     assert body == request(MEMOS)
     assert body == canonical_json(json.loads(body))
     assert json.loads(body)["steps"] == MEMOS
+
+
+def test_the_request_version_is_in_the_header_and_the_body() -> None:
+    for version in (-1, 1, 2):
+        body, headers = build_request(
+            run_id="run",
+            events=[EVENT],
+            memo={},
+            stack=[],
+            attempt=0,
+            max_attempts=4,
+            force_plan=False,
+            signing_key=None,
+            request_version=version,
+        )
+        assert json.loads(body)["version"] == version
+        assert body == canonical_json(json.loads(body))
+        assert headers["x-inngest-req-version"] == str(version)
+
+
+def test_the_version_an_app_answers_is_read_as_inngest_reads_it() -> None:
+    def answered(value: str | None) -> int:
+        headers = {"x-inngest-sdk": "inngest-js:v3.54.2"}
+        if value is not None:
+            headers["x-inngest-req-version"] = value
+        response = AppResponse(
+            status=206, headers=headers, body=b'[{"op": "StepPlanned", "id": "a"}]'
+        )
+        return interpret(response, ()).request_version
+
+    assert answered("1") == 1
+    assert answered("2") == 2
+    assert answered(None) == 0  # Go's strconv.Atoi("") fails: 0
+    assert answered("two") == 0

@@ -124,6 +124,8 @@ runs = Table(
     Column("correlation_id", String(128), nullable=True),  # set for invoked runs
     # `priority.run`'s factor in seconds (-600..600): its first-attempt calls rank earlier.
     Column("priority", Integer, nullable=False, server_default=text("0")),
+    # The execution version the app answered with its first ops (-1: not chosen yet).
+    Column("request_version", Integer, nullable=False, server_default=text("-1")),
     Column("batch_id", String(26), nullable=True),  # set for a run of a batch of events
     Index("ix_exec_runs_fn_status", "function_id", "status"),
 )
