@@ -408,7 +408,7 @@ def create_functions(client: inngest.Inngest, runner: QueryRunner) -> list[innge
     @client.create_function(
         fn_id=CANCELLED_FUNCTION_ID,
         name="Query cancelled",
-        trigger=inngest.TriggerEvent(event=CANCEL_EVENT),
+        trigger=inngest.TriggerEvent(event=CANCEL_EVENT, expression="event.data.cancelled"),
         retries=STEP_RETRIES,
     )
     async def query_cancelled(ctx: inngest.Context) -> dict[str, Any]:

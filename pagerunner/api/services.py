@@ -126,13 +126,16 @@ class Services:
         query = await self.store.resume(query_id)
         source = self.sources.get(query.source)
         await CredentialLimiter(self.store.database).unblock(source.credential_id)
-        await self.stop_run(query)
+        await self.stop_run(query, cancelled=False)
         await self.schedule(query)
         return query
 
-    async def stop_run(self, query: Query) -> None:
+    async def stop_run(self, query: Query, *, cancelled: bool = True) -> None:
+        """Cancel the query's run; `cancelled`: the query itself was cancelled (which
+        may end its combo: the `query-cancelled` function then calls the combo's webhook)."""
+        data: dict[str, str | bool] = {"queryId": query.id, "cancelled": cancelled}
         try:
-            await self.client.send(inngest.Event(name=CANCEL_EVENT, data={"queryId": query.id}))
+            await self.client.send(inngest.Event(name=CANCEL_EVENT, data=data))
         except Exception as exc:
             log.warning("cancel_event_failed", queryId=query.id, error=str(exc))
 
