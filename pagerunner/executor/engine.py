@@ -23,6 +23,7 @@ from .config import ExecutorConfig
 from .crons import CronScheduler
 from .errors import ExecutorError, NotFoundError, RegistrationError, StoreError, TransportError
 from .functions import FunctionDef, parse_registration
+from .gateway import make_ai_requests
 from .inflight import InflightLimit
 from .lease import LeaderLease
 from .machine import StateMachine
@@ -429,6 +430,8 @@ class Executor:
             outcome = CallOutcome(
                 kind="error", error={"name": "TransportError", "message": str(exc)}
             )
+        may_retry = job.attempt + 1 < fn.max_attempts  # step.ai.infer, as Inngest
+        outcome = await make_ai_requests(outcome, self.transport, may_retry=may_retry)
         return outcome, started, time.time()
 
     async def _housekeeping(self) -> None:

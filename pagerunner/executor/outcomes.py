@@ -30,7 +30,9 @@ __all__ = ["CallRecord", "apply_outcome", "plan_pending", "races"]
 
 log = structlog.get_logger("pagerunner.executor")
 
-ASYNC_OPS = ("StepPlanned", "Sleep", "WaitForEvent", "InvokeFunction")
+# Ops whose result comes later (Inngest's `hasPlanOp`); an `AIGateway` op arrives here
+# with its request made already (`gateway.make_ai_requests`).
+ASYNC_OPS = ("StepPlanned", "Sleep", "WaitForEvent", "InvokeFunction", "AIGateway")
 
 
 def plan_pending(run: RunState, ops: Sequence[Mapping[str, Any]]) -> None:
@@ -242,6 +244,7 @@ class _OpHandler:
             "Sleep": self._sleep,
             "WaitForEvent": self._wait,
             "InvokeFunction": self._invoke,
+            "AIGateway": self._ai,
         }.get(str(kind))
         if handler is None:
             self._fail_run(f"unsupported op '{kind}' from step '{_name(op)}'")
@@ -277,6 +280,13 @@ class _OpHandler:
         self.machine.record_memo(
             self.conn, run, str(op["id"]), memo, self.now, status=status, race=race, **step
         )
+
+    def _ai(self, op: Mapping[str, Any]) -> None:
+        """`step.ai.infer`, its request made: the model's answer, or its final error."""
+        if op.get("error") is not None:
+            self._step_failed(op)
+        else:
+            self._step_run(op)
 
     def _step_error(self, op: Mapping[str, Any]) -> None:
         job = self.call.job
