@@ -165,9 +165,6 @@ class Executor:
             raise
         modified = await self._write(self.registry.save, registration)
         await self.crons.reconcile()
-        for fn in registration.functions:
-            if fn.unsupported:
-                log.warning("unsupported_flow_control", function_id=fn.id, options=fn.unsupported)
         log.info("app_synced", app=registration.app_name, functions=len(registration.functions))
         return {"ok": True, "modified": modified, "app_id": registration.app_name}
 

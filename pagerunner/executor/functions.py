@@ -132,7 +132,6 @@ class FunctionDef:
     finish_timeout_s: float | None = None
     priority: Expression | None = None  # `priority.run`: a factor in seconds
     batch: EventBatch | None = None
-    unsupported: tuple[str, ...] = ()
     config: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod

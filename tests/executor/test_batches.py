@@ -256,7 +256,6 @@ def test_registration_reads_batch_events() -> None:
     assert (fn.batch.max_size, fn.batch.timeout_s) == (10, 5.0)
     assert fn.batch.key is not None and fn.batch.key.source == "event.data.k"
     assert fn.batch.condition is not None and fn.batch.condition.source == "event.data.n > 1"
-    assert fn.unsupported == ()
 
 
 @pytest.mark.parametrize(

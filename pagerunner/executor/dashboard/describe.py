@@ -78,8 +78,6 @@ def _settings(  # noqa: C901
         found.append(("Timeout", f"finish within {format_seconds(fn.finish_timeout_s)}"))
     if s := fn.singleton:
         found.append(("Singleton", _keyed(s.mode, s.key)))
-    if fn.unsupported:
-        found.append(("Not supported", ", ".join(fn.unsupported)))
     return found
 
 
