@@ -23,7 +23,7 @@ from typing import Any
 import inngest
 import structlog
 
-from .functions import STEP_RETRIES, execute_event
+from .functions import PRIORITY_COMBO_S, STEP_RETRIES, execute_event
 from .queries.combos import expand
 from .queries.model import QueryError
 from .queries.schedule_store import Combos, ScheduleStore
@@ -99,7 +99,9 @@ def create_schedule_function(
             "tick", runner.tick, str(scheduled_at) if scheduled_at else None, ctx.run_id
         )
         for first in range(0, len(started), SEND_CHUNK):
-            events = [execute_event(q, 1) for q in started[first : first + SEND_CHUNK]]
+            # A tick is a combo: its queries rank as a combo's, behind a query started alone.
+            chunk = started[first : first + SEND_CHUNK]
+            events = [execute_event(q, 1, PRIORITY_COMBO_S) for q in chunk]
             await ctx.step.send_event(f"start-{first}", events)
         return {"scheduledAt": scheduled_at, "queries": len(started)}
 

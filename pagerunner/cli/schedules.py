@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import ApiUrl, key_value, with_api
+from .common import ApiUrl, Deliver, Webhook, key_value, with_api, with_endings
 
 __all__ = ["schedules_app"]
 
@@ -48,20 +48,25 @@ def create(
     overlap: Annotated[
         str, typer.Option(help="skip or wait: a tick while the previous one still runs.")
     ] = "skip",
-    webhook: Annotated[str | None, typer.Option(help="Called when a tick has finished.")] = None,
+    webhook: Webhook = None,
+    deliver: Deliver = None,
     api_url: ApiUrl = None,
 ) -> None:
-    """Create a schedule; its first tick is the next cron time."""
-    body = {
-        "source": source,
-        "params": _params(param or []),
-        "cron": cron,
-        "timezone": timezone,
-        "name": name,
-        "max_pages": max_pages,
-        "overlap": overlap,
-        "webhook": webhook,
-    }
+    """Create a schedule; its first tick is the next cron time. A webhook is called once
+    per tick, when all its queries have ended; a destination gets each completed query."""
+    body = with_endings(
+        {
+            "source": source,
+            "params": _params(param or []),
+            "cron": cron,
+            "timezone": timezone,
+            "name": name,
+            "max_pages": max_pages,
+            "overlap": overlap,
+        },
+        webhook,
+        deliver,
+    )
     created = with_api(api_url, lambda api: api.request("POST", "/api/schedules", json=body))
     typer.echo(f"schedule {created['id']}: next tick {created['next_at']}")
 

@@ -14,7 +14,7 @@ from .schema import batches, queries, query_records, records
 from .store import QUERY_ROWS
 from .tablemap import TableMap
 
-__all__ = ["BatchNotFound", "BatchStore", "insert_batch"]
+__all__ = ["BatchNotFound", "BatchStore", "insert_batch", "new_combo"]
 
 _BATCH_ROWS = TableMap(Batch, batches, to_row={"params": dict})
 
@@ -24,6 +24,25 @@ class BatchNotFound(QueryError):
 
     def __init__(self, batch_id: str) -> None:
         super().__init__(f"combo '{batch_id}' not found")
+
+
+def new_combo(
+    source: str,
+    params: Mapping[str, Any],
+    combos: Sequence[Mapping[str, Any]],
+    *,
+    max_pages: int | None = None,
+    webhook: str | None = None,
+    deliver: str | None = None,
+) -> tuple[Batch, list[Query]]:
+    """A batch and one pending query per combination (not yet stored).
+
+    The combo's `webhook` stays on the batch: its queries do not call it one by one.
+    Its `deliver` goes to each query: each is loaded when it completes.
+    """
+    batch = Batch.new(source, params, max_pages, len(combos), webhook, deliver)
+    new = [Query.new(source, combo, max_pages=max_pages, deliver=deliver) for combo in combos]
+    return batch, new
 
 
 def insert_batch(conn: Connection, batch: Batch, new: Sequence[Query]) -> None:
@@ -148,13 +167,10 @@ class BatchStore:
         webhook: str | None = None,
         deliver: str | None = None,
     ) -> tuple[Batch, list[Query]]:
-        """The batch and one pending query per combination, in one transaction.
-
-        The combo's `webhook` stays on the batch: its queries do not call it one by one.
-        Its `deliver` goes to each query: each is loaded when it completes.
-        """
-        batch = Batch.new(source, params, max_pages, len(combos), webhook, deliver)
-        new = [Query.new(source, combo, max_pages=max_pages, deliver=deliver) for combo in combos]
+        """The batch and one pending query per combination (`new_combo`), in one transaction."""
+        batch, new = new_combo(
+            source, params, combos, max_pages=max_pages, webhook=webhook, deliver=deliver
+        )
         await self._db.write(insert_batch, batch, new)
         return batch, new
 

@@ -22,9 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select
 
 from ..sqlstore import Database
-from .batches import insert_batch
-from .combos import Batch
-from .model import Query, utcnow
+from .batches import insert_batch, new_combo
+from .model import utcnow
 from .schedules import ACTIVE, Schedule, ScheduleNotFound, Tick, TickNotFound
 from .schema import queries, query_records, records, schedule_ticks, schedules
 from .tablemap import TableMap
@@ -104,11 +103,16 @@ def _running(conn: Connection, schedule_id: str, but: str | None = None) -> Tick
 
 
 def _start(conn: Connection, schedule: Schedule, combos: Sequence[Mapping[str, Any]]) -> str:
-    """The tick's combo and its pending queries; returns the combo's id."""
-    batch = Batch.new(
-        schedule.source, schedule.params, schedule.max_pages, len(combos), schedule.webhook
+    """The tick's combo and its pending queries, with the schedule's webhook on the combo
+    and its destination on each query (as `BatchStore.create` does); the combo's id."""
+    batch, new = new_combo(
+        schedule.source,
+        schedule.params,
+        combos,
+        max_pages=schedule.max_pages,
+        webhook=schedule.webhook,
+        deliver=schedule.deliver,
     )
-    new = [Query.new(schedule.source, c, max_pages=schedule.max_pages) for c in combos]
     insert_batch(conn, batch, new)
     return batch.id
 

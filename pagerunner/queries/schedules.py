@@ -2,7 +2,8 @@
 
 A `Schedule` says what to run (a source and its params, where lists make a combo
 exactly as in `/api/combos`, a page cap, a cap on the queries of one tick, a
-webhook) and when: a cron expression and a time zone, read by `pagerunner.cron`
+webhook and a destination, which each tick's combo gets as a combo made through
+the API would) and when: a cron expression and a time zone, read by `pagerunner.cron`
 as Inngest reads a cron trigger. `next_at` is its next tick; a paused schedule
 has none.
 
@@ -95,6 +96,7 @@ class Schedule:
     max_pages: int | None
     max_queries: int
     webhook: str | None
+    deliver: str | None
     cron: str
     timezone: str | None
     overlap: str
@@ -116,6 +118,7 @@ class Schedule:
         max_pages: int | None = None,
         max_queries: int,
         webhook: str | None = None,
+        deliver: str | None = None,
         overlap: str = "skip",
     ) -> Schedule:
         """An active schedule whose first tick is the first cron time after `now`."""
@@ -131,6 +134,7 @@ class Schedule:
             max_pages,
             max_queries,
             webhook,
+            deliver,
             cron,
             timezone,
             overlap,
@@ -172,6 +176,7 @@ class Schedule:
             "max_pages": self.max_pages,
             "max_queries": self.max_queries,
             "webhook": self.webhook,
+            "deliver": {"destination": self.deliver} if self.deliver else None,
             "cron": self.cron,
             "timezone": self.timezone,
             "overlap": self.overlap,

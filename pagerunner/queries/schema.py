@@ -267,6 +267,7 @@ schedules = Table(
     Column("max_pages", Integer, nullable=True),
     Column("max_queries", Integer, nullable=False),  # the most queries one tick creates
     Column("webhook", Text, nullable=True),  # each tick's combo calls it once it has finished
+    Column("deliver", Text, nullable=True),  # a destination spec given to each tick's queries
     Column("cron", String(255), nullable=False),
     Column("timezone", String(64), nullable=True),  # NULL: the cron's TZ= prefix, else UTC
     Column("overlap", String(8), nullable=False),  # skip | wait: a tick while one still runs

@@ -21,14 +21,24 @@ from ..guard import CsrfChecked
 from ..queries.model import QueryError
 from ..queries.schedules import ScheduleNotFound
 from ..sources.base import BadRequestError
-from .routes import render
+from .routes import deliver_context, render, webhook_context
 from .views import format_time
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 ACTIONS = ("pause", "resume", "delete")
-FIELDS = ("source", "params", "cron", "timezone", "name", "max_pages", "overlap")
+FIELDS = (
+    "source",
+    "params",
+    "cron",
+    "timezone",
+    "name",
+    "max_pages",
+    "overlap",
+    "webhook",
+    "deliver",
+)
 
 
 def _params(text: str) -> dict[str, Any]:
@@ -53,12 +63,15 @@ async def _list_page(
     status_code: int = 200,
 ) -> Response:
     items, total = await schedules.list(limit=200)
+    form = form or {"source": "demo", "cron": "0 9 * * *", "overlap": "skip"}
     context = {
         "schedules": [{**s.to_json(), "next": format_time(s.next_at)} for s in items],
         "total": total,
         "sources": services.sources.names(),
-        "form": form or {"source": "demo", "cron": "0 9 * * *", "overlap": "skip"},
+        "form": form,
         "errors": errors or {},
+        **webhook_context(services, form.get("webhook", "")),
+        **deliver_context(services, form.get("deliver", "")),
     }
     return render(request, "schedules.html", context, status_code)
 
@@ -87,6 +100,8 @@ async def create_schedule_form(
                 "name": form["name"] or None,
                 "max_pages": form["max_pages"] or None,
                 "overlap": form["overlap"] or "skip",
+                "webhook": form["webhook"] or None,
+                "deliver": {"destination": form["deliver"]} if form["deliver"] else None,
             }
         )
         schedule = await create_schedule(body, services, schedules)
@@ -102,7 +117,9 @@ async def create_schedule_form(
 
 
 @router.get("/schedules/{schedule_id}")
-async def schedule_page(request: Request, schedule_id: str, schedules: SchedulesDep) -> Response:
+async def schedule_page(
+    request: Request, schedule_id: str, services: ServicesDep, schedules: SchedulesDep
+) -> Response:
     try:
         schedule = await schedules.get(schedule_id)
     except ScheduleNotFound as exc:
@@ -113,6 +130,7 @@ async def schedule_page(request: Request, schedule_id: str, schedules: Schedules
         "ticks": ticks,
         "tick_count": total,
         "done": request.query_params.get("done"),
+        "webhook_signed": services.settings.webhook_signing_secret is not None,
     }
     return render(request, "schedule.html", context)
 

@@ -67,9 +67,9 @@ def iso(ts: float) -> str:
 
 
 @contextlib.asynccontextmanager
-async def scheduled_app(tmp_path: Path) -> AsyncIterator[Scheduled]:
+async def scheduled_app(tmp_path: Path, **overrides: Any) -> AsyncIterator[Scheduled]:
     clock = FakeClock()
-    settings = fast_settings(str(tmp_path / "pagerunner.db"))
+    settings = fast_settings(str(tmp_path / "pagerunner.db"), **overrides)
     async with (
         running_pagerunner(settings, clock=clock) as runtime,
         httpx.AsyncClient(base_url=settings.app_origin) as api,

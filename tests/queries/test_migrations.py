@@ -72,7 +72,7 @@ async def test_version_is_kept_in_its_own_table(db_url: str) -> None:
         with engine.connect() as conn:
             versions = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
             head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
-            assert list(versions) == [head] and head == "0009"
+            assert list(versions) == [head] and head == "0010"
     finally:
         engine.dispose()
 

@@ -16,6 +16,7 @@ from ...webhooks.address import MAX_URL_CHARS
 from ..deps import Offset, ServicesDep
 from ..errors import NOT_FOUND, UNAVAILABLE
 from ..exports import file_response
+from .queries import Deliver
 
 __all__ = ["NewSchedule", "SchedulesDep", "create_schedule", "router"]
 
@@ -60,7 +61,12 @@ class NewSchedule(BaseModel):
     webhook: str | None = Field(
         None,
         max_length=MAX_URL_CHARS,
-        description="Called once per tick, when all its queries have finished",
+        description="Called once per tick with a signed JSON body (combo.finished), when all"
+        " its queries have finished",
+        examples=["https://example.com/hooks/pagerunner"],
+    )
+    deliver: Deliver | None = Field(
+        None, description="Each query of a tick is loaded there when it completes"
     )
 
 
@@ -71,6 +77,7 @@ async def create_schedule(
     source = services.sources.get(body.source)
     max_pages = page_cap(source, services.settings, body.max_pages)
     webhook = services.check_webhook(body.webhook)
+    deliver = services.check_deliver(body.deliver.destination if body.deliver else None)
     expand(body.params, source.validate_params, cap=body.max_queries)
     schedule = Schedule.new(
         source=body.source,
@@ -82,6 +89,7 @@ async def create_schedule(
         max_pages=max_pages,
         max_queries=body.max_queries,
         webhook=webhook,
+        deliver=deliver,
         overlap=body.overlap,
     )
     return await schedules.create(schedule)
