@@ -121,3 +121,16 @@ async def test_js_v4_promise_race_waits_for_both_unless_in_a_race_group(tmp_path
     assert grouped["output"] == "nap"
     assert grouped["after_s"] < 4
     assert grouped["took_s"] >= 6
+
+
+@pytest.mark.parametrize("sdk", ["v3", "v4"])
+async def test_the_js_sdks_answer_to_the_sync_put_is_a_sync(tmp_path: Path, sdk: str) -> None:
+    """Issue 11, item 4: the JS SDK does not answer the PUT with {"ok": true}; the sync
+    worked, and the executor records it as such (no error, the app reached)."""
+    async with js_app(tmp_path, sdk) as (_, api):
+        (app,) = (await api.get("/v1/apps")).json()["data"]
+        assert app["reached"] is True and app["error"] is None
+        assert app["function_count"] >= 1 and app["synced_at"] is not None
+        assert app["sdk"].startswith("js")
+        resynced = await api.post(f"/v1/apps/{app['name']}/sync")
+        assert resynced.status_code == 200, resynced.text
