@@ -15,8 +15,10 @@ from .conftest import App, fast_settings, running_app
 
 
 async def chain(app: App, query_id: str) -> list[dict[str, Any]]:
-    """The query's runs, oldest first, each with its trigger event and its step names."""
+    """The query's runs of execute-query, oldest first, each with its trigger event and its
+    step names (a cancel also starts a query-cancelled run, which is not one of them)."""
     runs = await app.runs()  # before the events: a run's event is stored before the run
+    runs = [r for r in runs if r["function_id"].endswith("execute-query")]
     listed = await app.executor_api.get("/v1/events", params={"limit": 500})
     events = {e["internal_id"]: e for e in listed.json()["data"]}
     found = []
