@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,8 +108,11 @@ class App:
 
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings) -> AsyncIterator[App]:
+    """pagerunner in this process. Its cron clock stands still (the schedules' tests move
+    theirs): `run-schedules` never runs here, so a test that counts runs counts its own."""
+    frozen = time.time()
     async with (
-        running_pagerunner(settings) as runtime,
+        running_pagerunner(settings, clock=lambda: frozen) as runtime,
         httpx.AsyncClient(base_url=settings.app_origin) as api,
         httpx.AsyncClient(base_url=settings.executor_origin) as executor_api,
     ):
