@@ -30,6 +30,7 @@ from .routes import (
     _parse_max_pages,
     _relative,
     deliver_context,
+    not_found,
     page_cap_context,
     parse_deliver,
     parse_webhook,
@@ -186,8 +187,7 @@ async def combo_page(
     try:
         summary = await BatchStore(services.store.database).summary(batch_id)
     except BatchNotFound:
-        missing = {"title": "Combo not found", "message": f"No combo has the id {batch_id}."}
-        return render(request, "error.html", missing, http.HTTP_404_NOT_FOUND)
+        return not_found(request, f"No combo has the id {batch_id}.", "Combo not found")
     url = request.url.remove_query_params(["fragment", "done"])
     context: dict[str, Any] = {
         "combo": ComboView(summary, utcnow()),

@@ -31,7 +31,7 @@ from ..safetext import scrub_rendered
 from ..sources.base import BadRequestError, Source
 from .views import NOTICES, Pager, QueryView, ResultsTable, RunChain
 
-__all__ = ["SECURITY_HEADERS", "render", "router"]
+__all__ = ["SECURITY_HEADERS", "not_found", "render", "router"]
 
 QUERIES_PER_PAGE = 25
 RESULTS_PER_PAGE = 25
@@ -336,9 +336,7 @@ async def query_action(
 ) -> Response:
     """Resume, pause, cancel or load again, as the API does."""
     if action not in ACTIONS:
-        return render(
-            request, "error.html", {"title": "Not found", "message": "No such action."}, 404
-        )
+        return not_found(request, "No such action.")
     try:
         if action == "resume":
             await services.resume(query_id)
@@ -402,6 +400,11 @@ async def _query_context(
     }
 
 
-def _not_found(request: Request, query_id: str) -> HTMLResponse:
-    context = {"title": "Query not found", "message": f"No query has the id {query_id}."}
+def not_found(request: Request, message: str, title: str = "Not found") -> HTMLResponse:
+    """The error page, answered with 404."""
+    context = {"title": title, "message": message}
     return render(request, "error.html", context, http.HTTP_404_NOT_FOUND)
+
+
+def _not_found(request: Request, query_id: str) -> HTMLResponse:
+    return not_found(request, f"No query has the id {query_id}.", "Query not found")

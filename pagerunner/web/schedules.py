@@ -21,7 +21,7 @@ from ..guard import CsrfChecked
 from ..queries.model import QueryError
 from ..queries.schedules import ScheduleNotFound
 from ..sources.base import BadRequestError
-from .routes import deliver_context, render, webhook_context
+from .routes import deliver_context, not_found, render, webhook_context
 from .views import format_time
 
 __all__ = ["router"]
@@ -123,7 +123,7 @@ async def schedule_page(
     try:
         schedule = await schedules.get(schedule_id)
     except ScheduleNotFound as exc:
-        return render(request, "error.html", {"title": "Not found", "message": str(exc)}, 404)
+        return not_found(request, str(exc))
     ticks, total = await schedules.ticks(schedule_id, limit=100)
     context = {
         "schedule": {**schedule.to_json(), "next": format_time(schedule.next_at)},
@@ -141,9 +141,7 @@ async def schedule_action(
 ) -> Response:
     """Pause, resume or delete, as the API does."""
     if action not in ACTIONS:
-        return render(
-            request, "error.html", {"title": "Not found", "message": "No such action."}, 404
-        )
+        return not_found(request, "No such action.")
     try:
         if action == "pause":
             await schedules.pause(schedule_id)
@@ -153,5 +151,5 @@ async def schedule_action(
             await schedules.delete(schedule_id)
             return RedirectResponse("/schedules", http.HTTP_303_SEE_OTHER)
     except ScheduleNotFound as exc:
-        return render(request, "error.html", {"title": "Not found", "message": str(exc)}, 404)
+        return not_found(request, str(exc))
     return RedirectResponse(f"/schedules/{schedule_id}?done={action}", http.HTTP_303_SEE_OTHER)
