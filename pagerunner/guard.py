@@ -27,12 +27,13 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "CsrfChecked", "Guard", "csrf_token", "verify_csrf"]
 
@@ -117,32 +118,7 @@ class Guard:
         return self.secure_cookies or request.url.scheme == "https"
 
     def install(self, app: FastAPI) -> None:
-        @app.middleware("http")
-        async def guard(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            if request.method in UNSAFE and request.headers.get("sec-fetch-site") == "cross-site":
-                return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
-            if not self.allows(request):
-                if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
-                    target = quote(request.url.path)
-                    return RedirectResponse(f"/login?next={target}", status_code=303)
-                return JSONResponse(
-                    {"detail": "authentication required: send Authorization: Bearer <token>"},
-                    status_code=401,
-                )
-            response = await call_next(request)
-            new = getattr(request.state, "new_csrf", None)
-            if new and not request.cookies.get(CSRF_COOKIE):
-                response.set_cookie(
-                    CSRF_COOKIE,
-                    new,
-                    httponly=False,
-                    samesite="strict",
-                    secure=self.secure(request),
-                )
-            return response
-
+        app.add_middleware(_GuardMiddleware, guard=self)
         app.include_router(self._login_router())
 
     def _login_router(self) -> APIRouter:
@@ -187,6 +163,57 @@ class Guard:
             return response
 
         return router
+
+
+class _GuardMiddleware:
+    """The guard as plain ASGI: a refusal answers at once; an allowed request passes
+    through untouched, and its answer gets the CSRF cookie a page created on the way.
+
+    (Not `@app.middleware("http")`: that wraps every request and answer in a task
+    group and memory streams, a cost paid by every call of the executor into the app.)
+    """
+
+    def __init__(self, app: ASGIApp, guard: Guard) -> None:
+        self.app = app
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        refusal = self._refusal(request)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            new = scope.get("state", {}).get("new_csrf")
+            if (
+                message["type"] == "http.response.start"
+                and new
+                and not request.cookies.get(CSRF_COOKIE)
+            ):
+                cookie = Response()
+                secure = self.guard.secure(request)
+                cookie.set_cookie(CSRF_COOKIE, new, samesite="strict", secure=secure)
+                set_cookie = [h for h in cookie.raw_headers if h[0] == b"set-cookie"]
+                message = {**message, "headers": [*message.get("headers", ()), *set_cookie]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    def _refusal(self, request: Request) -> Response | None:
+        if request.method in UNSAFE and request.headers.get("sec-fetch-site") == "cross-site":
+            return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+        if self.guard.allows(request):
+            return None
+        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return JSONResponse(
+            {"detail": "authentication required: send Authorization: Bearer <token>"},
+            status_code=401,
+        )
 
 
 def _safe_next(target: str) -> str:

@@ -6,7 +6,6 @@ it); `demo-api` runs the simulated provider API alone.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import typer
@@ -15,7 +14,7 @@ from ..executor import Backoff, ExecutorConfig, Limits, running_executor, serve_
 from ..logging import configure_logging
 from ..settings import signed_mode_keys
 from ..simulator import Simulator, SimulatorConfig
-from .common import LogLevel, stop_signals
+from .common import LogLevel, run_server, stop_signals
 
 __all__ = ["demo_api", "executor"]
 
@@ -127,7 +126,7 @@ def executor(
             max_state_bytes=max_state_bytes,
         ),
     )
-    asyncio.run(_run_executor(config, host, port))
+    run_server(_run_executor(config, host, port))
 
 
 async def _run_executor(config: ExecutorConfig, host: str, port: int) -> None:
@@ -180,7 +179,7 @@ def demo_api(
         raise typer.BadParameter(str(exc)) from exc
     if admin and host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo("warning: /_admin/* is open to anyone who can reach this host", err=True)
-    asyncio.run(_run_demo_api(config, host, port))
+    run_server(_run_demo_api(config, host, port))
 
 
 async def _run_demo_api(config: SimulatorConfig, host: str, port: int) -> None:

@@ -24,6 +24,7 @@ from .common import (
     Webhook,
     load_settings,
     parse_params,
+    run_server,
     stop_signals,
     with_api,
     with_endings,
@@ -62,7 +63,7 @@ def serve(
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
-    asyncio.run(_serve(settings))
+    run_server(_serve(settings))
 
 
 async def _serve(settings: Settings) -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..edge import EDGE_RESPONSES, SafeJSONResponse, install_edge
 from ..guard import Guard
@@ -91,13 +91,7 @@ def create_executor_app(executor: Executor) -> FastAPI:
     app.state.executor = executor
     server_kind = _server_kind(executor)
 
-    @app.middleware("http")
-    async def _kind_header(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers["x-inngest-server-kind"] = server_kind
-        return response
+    app.add_middleware(_ServerKind, kind=server_kind)
 
     app.add_exception_handler(ExecutorError, _errors)  # type: ignore[arg-type]
     # Intake and registration are for SDKs and keep their own key / signature checks.
@@ -112,6 +106,22 @@ def create_executor_app(executor: Executor) -> FastAPI:
     app.include_router(v1)
     install_dashboard(app)
     return app
+
+
+class _ServerKind:
+    """Adds `x-inngest-server-kind` to every answer, as Inngest's servers do (plain ASGI)."""
+
+    def __init__(self, app: ASGIApp, kind: str) -> None:
+        self.app = app
+        self.header = (b"x-inngest-server-kind", kind.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_kind(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_kind if scope["type"] == "http" else send)
 
 
 def _server_kind(executor: Executor) -> str:
