@@ -16,7 +16,8 @@ way it is several times faster. See docs/benchmarks.md.)
 SQLite gets one writer thread with one connection that opens transactions with
 `BEGIN IMMEDIATE`, so writers queue in-process instead of fighting over the file
 lock, plus a few reader threads (WAL: readers never block the writer). Every
-`Database` on one file in a process shares these.
+`Database` on one file in a process shares these. Write transactions that queue
+while one runs are committed together (group commit, see `_GroupWriter`).
 PostgreSQL gets a connection pool and as many threads.
 """
 
@@ -24,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -46,6 +49,8 @@ _SYNC_DRIVERS = {
 }
 _SQLITE_READERS = 4
 _POSTGRES_POOL = 10
+#: At most this many write transactions share one SQLite commit.
+_GROUP_MAX = 32
 
 
 def sync_url(url: str) -> str:
@@ -153,6 +158,12 @@ def _describe(exc: SQLAlchemyError) -> str:
     return f"{type(cause).__name__}: {text[0] if text else ''}"
 
 
+def _database_error(error: Callable[[str], Exception], exc: SQLAlchemyError) -> Exception:
+    wrapped = error(f"database error: {_describe(exc)}")
+    wrapped.__cause__ = exc
+    return wrapped
+
+
 def _in_transaction(
     engine: Engine,
     error: Callable[[str], Exception],
@@ -164,7 +175,98 @@ def _in_transaction(
         with engine.begin() as conn:
             return fn(conn, *args, **kwargs)
     except SQLAlchemyError as exc:
-        raise error(f"database error: {_describe(exc)}") from exc
+        raise _database_error(error, exc) from exc
+
+
+@dataclass(frozen=True)
+class _Write:
+    error: Callable[[str], Exception]
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    future: Future[Any]
+
+
+class _GroupWriter:
+    """SQLite's writer: one thread, one connection, and group commit.
+
+    The write transactions that queued while the previous ones ran are run
+    together in one transaction, each in a savepoint of its own: one that raises
+    is rolled back alone (its caller gets the error, as if it had been alone);
+    the others are committed together, and each caller gets its result only then.
+    Every commit of SQLite costs a `BEGIN IMMEDIATE`, a `COMMIT` and a hop between
+    threads, each waiting for the GIL while the event loop runs; a busy process
+    queues several transactions at once, so they share those costs.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="pr-db-write", daemon=True)
+        self._thread.start()
+
+    def submit(
+        self,
+        error: Callable[[str], Exception],
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Future[T]:
+        future: Future[T] = Future()
+        self._queue.put(_Write(error, fn, args, kwargs, future))
+        return future
+
+    def shutdown(self) -> None:
+        """Run what is queued, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _serve(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < _GROUP_MAX:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            # A write whose caller was cancelled before it started does not run.
+            writes = [w for w in batch if w is not None and w.future.set_running_or_notify_cancel()]
+            if len(writes) == 1:
+                self._alone(writes[0])
+            elif writes:
+                self._together(writes)
+            if None in batch:
+                return
+
+    def _alone(self, write: _Write) -> None:
+        try:
+            value = _in_transaction(self._engine, write.error, write.fn, write.args, write.kwargs)
+        except BaseException as exc:
+            write.future.set_exception(exc)
+        else:
+            write.future.set_result(value)
+
+    def _together(self, writes: list[_Write]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self._engine.begin() as conn:
+                for write in writes:
+                    try:
+                        with conn.begin_nested():
+                            outcomes.append((True, write.fn(conn, *write.args, **write.kwargs)))
+                    except SQLAlchemyError as exc:
+                        outcomes.append((False, _database_error(write.error, exc)))
+                    except BaseException as exc:
+                        outcomes.append((False, exc))
+        except SQLAlchemyError as exc:  # BEGIN or COMMIT failed: none of them is committed
+            for write in writes:
+                write.future.set_exception(_database_error(write.error, exc))
+            return
+        for write, (ok, value) in zip(writes, outcomes, strict=True):
+            if ok:
+                write.future.set_result(value)
+            else:
+                write.future.set_exception(value)
 
 
 class _Backend:
@@ -172,10 +274,12 @@ class _Backend:
 
     def __init__(self, url: str, *, sqlite: bool) -> None:
         self.url = url
+        self.group: _GroupWriter | None = None
+        self.write_threads: ThreadPoolExecutor | None = None
         if sqlite:
             self.writer = self._sqlite_engine(immediate=True, pool_size=1)
             self.reader = self._sqlite_engine(immediate=False, pool_size=_SQLITE_READERS)
-            self.write_threads = ThreadPoolExecutor(1, thread_name_prefix="pr-db-write")
+            self.group = _GroupWriter(self.writer)
             self.read_threads = ThreadPoolExecutor(_SQLITE_READERS, thread_name_prefix="pr-db-read")
         else:
             self.writer = create_engine(
@@ -206,7 +310,8 @@ class _Backend:
         return engine
 
     def close(self) -> None:
-        self.write_threads.shutdown(wait=True)
+        if self.group is not None:
+            self.group.shutdown()
         self.read_threads.shutdown(wait=True)
         self.writer.dispose()
         if self.reader is not self.writer:
@@ -248,6 +353,13 @@ class Database:
         backend = self._backend
         backend.writes_submitted += 1
         try:
+            if backend.group is not None:
+                # Cancelled while it waits, it does not run; once it runs, it finishes
+                # in its thread, committed or rolled back as a whole.
+                return await asyncio.wrap_future(
+                    backend.group.submit(self._error, fn, args, kwargs)
+                )
+            assert backend.write_threads is not None
             return await self._run(backend.write_threads, backend.writer, fn, args, kwargs)
         finally:
             backend.writes_submitted -= 1

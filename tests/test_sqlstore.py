@@ -83,3 +83,44 @@ async def test_writes_waiting_counts_the_transactions_queued_behind_the_writer(
     assert executor_db.writes_waiting == 0
     await executor_db.close()
     await query_db.close()
+
+
+class _Refused(Exception):
+    pass
+
+
+async def test_writes_queued_meanwhile_commit_together_and_fail_alone(tmp_path: Path) -> None:
+    db = Database(str(tmp_path / "group.db"), error=_Refused)
+    try:
+        await db.write(lambda conn: conn.execute(text("CREATE TABLE t (name TEXT UNIQUE)")))
+        release = threading.Event()
+        # The first write holds the writer until the others are queued behind it.
+        first = asyncio.ensure_future(db.write(lambda conn: release.wait(10)))
+        await asyncio.sleep(0.05)
+
+        def insert(conn: Any, name: str) -> bool:
+            _insert(conn, name)
+            return bool(conn.in_nested_transaction())  # a savepoint of the group's transaction
+
+        def insert_then_fail(conn: Any, name: str) -> None:
+            _insert(conn, name)
+            raise ValueError(name)
+
+        queued = [
+            asyncio.ensure_future(db.write(insert, "a")),
+            asyncio.ensure_future(db.write(insert_then_fail, "b")),
+            asyncio.ensure_future(db.write(insert, "a")),  # UNIQUE: a database error
+            asyncio.ensure_future(db.write(insert, "c")),
+        ]
+        await asyncio.sleep(0.05)
+        release.set()
+        assert await first is True
+        results = await asyncio.gather(*queued, return_exceptions=True)
+        one, failed, duplicate, three = results
+        assert one is True and three is True
+        assert isinstance(failed, ValueError) and str(failed) == "b"
+        assert isinstance(duplicate, _Refused) and "UNIQUE" in str(duplicate)
+        # What failed was rolled back alone; the rest was committed.
+        assert await db.read(_names) == ["a", "c"]
+    finally:
+        await db.close()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import structlog
+from sqlalchemy import Connection
 
 from ..sqlstore import Database
 from . import jobs, transitions
@@ -62,6 +64,9 @@ class Executor:
         self.crons = CronScheduler(self.db.read, self._write, self.machine, config.clock)
         self.is_leader = False
         self._wake = asyncio.Event()
+        # When the loop looks at the queue next (inf while it is looking): a transaction
+        # wakes it only for work due before then (see `_wake_for`).
+        self._next_poll_at = math.inf
         self._claimed: dict[int, asyncio.Task[None]] = {}
         self._blocked: dict[int, str] = {}
         # Jobs handed from one call to the next by the task that made it (see `_run_job`);
@@ -141,10 +146,15 @@ class Executor:
         log.info("executor_stopped")
 
     async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A write transaction, then a wake-up: the loop may have new work."""
-        result = await self.db.write(fn, *args, **kwargs)
-        self._wake.set()
+        """A write transaction, then a wake-up if it queued work the loop would otherwise
+        see too late."""
+        result, queued = await self.db.write(_noting_queued(fn), *args, **kwargs)
+        self._wake_for(queued)
         return result
+
+    def _wake_for(self, queued: float | None) -> None:
+        if queued is not None and queued < self._next_poll_at:
+            self._wake.set()
 
     # -- intake and sync -----------------------------------------------------------------
 
@@ -278,12 +288,14 @@ class Executor:
     async def _drive(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            self._next_poll_at = math.inf  # what commits during the poll may be unseen
             timeout = self.config.poll_interval_s
             if self.is_leader:
                 try:
                     timeout = await self._claim_due()
                 except Exception as exc:
                     log.error("queue_poll_failed", error=str(exc))
+            self._next_poll_at = time.time() + timeout
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.001, timeout))
 
@@ -302,7 +314,8 @@ class Executor:
             if job.id not in self._claimed and job.id not in self._handed | finished:
                 self._claimed[job.id] = asyncio.create_task(self._run_job(job, run))
         self._backlog = next_at is not None and next_at <= now
-        if next_at is None:
+        if next_at is None or self._backlog:
+            # With a backlog every slot is taken: each task that ends wakes the loop.
             return self.config.poll_interval_s
         return min(self.config.poll_interval_s, max(0.0, next_at - time.time()))
 
@@ -323,13 +336,14 @@ class Executor:
                 # The job stays queued: log and retry it shortly, never crash the loop.
                 log.exception("job_failed", job_id=job.id, kind=job.kind, error=str(exc))
                 with contextlib.suppress(Exception):
-                    await self.db.write(jobs.reschedule, job.id, available_at=time.time() + 1.0)
+                    await self._write(jobs.reschedule, job.id, available_at=time.time() + 1.0)
             finally:
                 self._claimed.pop(job.id, None)
                 if self._finished_while_polling is not None:
                     self._finished_while_polling.add(job.id)
             if handoff is None:
-                self._wake.set()
+                if self._backlog:
+                    self._wake.set()  # a slot is free for a job that waits
                 return
             self._handed.discard(handoff.job.id)
             if handoff.wake or self._backlog or self._stopping:
@@ -356,7 +370,7 @@ class Executor:
         if (
             first_call
             and fn.throttle
-            and await self.db.write(transitions.reserve_throttle, job, run.event, fn, time.time())
+            and await self._write(transitions.reserve_throttle, job, run.event, fn, time.time())
         ):
             return None
         full = self.slots.try_acquire(run.concurrency_keys)
@@ -380,8 +394,8 @@ class Executor:
             self._handed.add(job_id)
 
         try:
-            return await self.db.write(
-                transitions.apply_call,
+            handoff, queued = await self.db.write(
+                _noting_queued(transitions.apply_call),
                 self.machine,
                 self.config.backoff,
                 fn,
@@ -393,6 +407,9 @@ class Executor:
         except BaseException:
             self._handed.difference_update(claimed)  # rolled back: nothing was handed over
             raise
+        if handoff is None:
+            self._wake_for(queued)  # a retry, a sleep, a wait's timeout, the run's end
+        return handoff
 
     def _unblock(self, keys: Sequence[Sequence[Any]]) -> None:
         if not keys or not self._blocked:
@@ -440,3 +457,14 @@ class Executor:
                     await self.db.write(purge, older_than=cutoff)
                 except Exception as exc:
                     log.error("retention_failed", error=str(exc))
+
+
+def _noting_queued(fn: Callable[..., T]) -> Callable[..., tuple[T, float | None]]:
+    """The transaction `fn`, also returning when the first job it queued is due (None: none)."""
+
+    def transaction(conn: Connection, *args: Any, **kwargs: Any) -> tuple[T, float | None]:
+        jobs.take_earliest_queued(conn)  # left by a transaction that rolled back
+        result = fn(conn, *args, **kwargs)
+        return result, jobs.take_earliest_queued(conn)
+
+    return transaction

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -31,9 +31,15 @@ __all__ = [
     "jobs_table",
     "next_due_at",
     "reschedule",
+    "take_earliest_queued",
 ]
 
 CALL, RESUME, TIMEOUT, DEBOUNCE, BATCH = "call", "resume", "timeout", "debounce", "batch"
+
+# `conn.info` key: the earliest `available_at` queued (or rescheduled) by the transaction
+# on that connection, so that the engine wakes its loop only for work due before it
+# would have looked anyway.
+_EARLIEST = "pagerunner.jobs.earliest"
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,10 @@ def enqueue(
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
     new_id = conn.execute(stmt.returning(jobs_table.c.id)).scalar_one_or_none()
-    return int(new_id) if new_id is not None else None
+    if new_id is None:
+        return None
+    _note_queued(conn, available_at)
+    return int(new_id)
 
 
 def reschedule(
@@ -111,6 +120,20 @@ def reschedule(
     if data is not None:
         values["data"] = dict(data)
     conn.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(**values))
+    _note_queued(conn, available_at)
+
+
+def _note_queued(conn: Connection, available_at: float) -> None:
+    earliest = conn.info.get(_EARLIEST)
+    if earliest is None or available_at < earliest:
+        conn.info[_EARLIEST] = available_at
+
+
+def take_earliest_queued(conn: Connection) -> float | None:
+    """When the first job queued on this connection since the last take is due (None:
+    none was). Taken before and after a transaction, it covers that transaction."""
+    value: float | None = conn.info.pop(_EARLIEST, None)
+    return value
 
 
 def delete_job(conn: Connection, job_id: int) -> bool:
@@ -148,8 +171,10 @@ def due_jobs(conn: Connection, *, now: float, exclude: Collection[int], limit: i
 
 
 def next_due_at(conn: Connection, *, exclude: Collection[int]) -> float | None:
-    query = select(func.min(jobs_table.c.available_at))
+    # ORDER BY + LIMIT walks the `available_at` index and stops at the first match
+    # (a MIN() with a WHERE clause reads every row).
+    query = select(jobs_table.c.available_at)
     if exclude:
         query = query.where(jobs_table.c.id.not_in(list(exclude)))
-    value = (conn.execute(query)).scalar_one_or_none()
+    value = conn.execute(query.order_by(jobs_table.c.available_at).limit(1)).scalar()
     return float(value) if value is not None else None
