@@ -149,7 +149,7 @@ def run_alembic_env(context: Any, **options: Any) -> None:
         engine.dispose()
 
 
-def _describe(exc: SQLAlchemyError) -> str:
+def _describe(exc: Exception) -> str:
     # The driver's own error, first line only: SQLAlchemy's text repeats the
     # statement and its parameters (a whole page of records).
     orig = getattr(exc, "orig", None)
@@ -158,7 +158,7 @@ def _describe(exc: SQLAlchemyError) -> str:
     return f"{type(cause).__name__}: {text[0] if text else ''}"
 
 
-def _database_error(error: Callable[[str], Exception], exc: SQLAlchemyError) -> Exception:
+def _database_error(error: Callable[[str], Exception], exc: Exception) -> Exception:
     wrapped = error(f"database error: {_describe(exc)}")
     wrapped.__cause__ = exc
     return wrapped
@@ -250,15 +250,20 @@ class _GroupWriter:
         outcomes: list[tuple[bool, Any]] = []
         try:
             with self._engine.begin() as conn:
+                # Savepoints on the driver's connection: SQLAlchemy's cost several times more.
+                sqlite = conn.connection.driver_connection
+                assert sqlite is not None
                 for write in writes:
+                    sqlite.execute("SAVEPOINT write")
                     try:
-                        with conn.begin_nested():
-                            outcomes.append((True, write.fn(conn, *write.args, **write.kwargs)))
-                    except SQLAlchemyError as exc:
-                        outcomes.append((False, _database_error(write.error, exc)))
+                        outcomes.append((True, write.fn(conn, *write.args, **write.kwargs)))
                     except BaseException as exc:
+                        sqlite.execute("ROLLBACK TO write")
+                        if isinstance(exc, SQLAlchemyError):
+                            exc = _database_error(write.error, exc)
                         outcomes.append((False, exc))
-        except SQLAlchemyError as exc:  # BEGIN or COMMIT failed: none of them is committed
+                    sqlite.execute("RELEASE write")
+        except Exception as exc:  # BEGIN, a savepoint or COMMIT failed: none is committed
             for write in writes:
                 write.future.set_exception(_database_error(write.error, exc))
             return

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from pagerunner.sqlstore import Database
 
@@ -98,26 +98,25 @@ async def test_writes_queued_meanwhile_commit_together_and_fail_alone(tmp_path: 
         first = asyncio.ensure_future(db.write(lambda conn: release.wait(10)))
         await asyncio.sleep(0.05)
 
-        def insert(conn: Any, name: str) -> bool:
-            _insert(conn, name)
-            return bool(conn.in_nested_transaction())  # a savepoint of the group's transaction
-
         def insert_then_fail(conn: Any, name: str) -> None:
             _insert(conn, name)
             raise ValueError(name)
 
         queued = [
-            asyncio.ensure_future(db.write(insert, "a")),
+            asyncio.ensure_future(db.write(_insert, "a")),
             asyncio.ensure_future(db.write(insert_then_fail, "b")),
-            asyncio.ensure_future(db.write(insert, "a")),  # UNIQUE: a database error
-            asyncio.ensure_future(db.write(insert, "c")),
+            asyncio.ensure_future(db.write(_insert, "a")),  # UNIQUE: a database error
+            asyncio.ensure_future(db.write(_insert, "c")),
         ]
         await asyncio.sleep(0.05)
+        commits: list[object] = []
+        event.listen(db._backend.writer, "commit", commits.append)
         release.set()
         assert await first is True
         results = await asyncio.gather(*queued, return_exceptions=True)
+        assert len(commits) == 2  # the first write alone, then the four queued behind it
         one, failed, duplicate, three = results
-        assert one is True and three is True
+        assert one is None and three is None
         assert isinstance(failed, ValueError) and str(failed) == "b"
         assert isinstance(duplicate, _Refused) and "UNIQUE" in str(duplicate)
         # What failed was rolled back alone; the rest was committed.

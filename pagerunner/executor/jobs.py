@@ -7,11 +7,12 @@ crash every job still in the table is work that has not been done.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, Executable, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -84,20 +85,27 @@ def enqueue(
         "dedupe_key": dedupe_key,
         "data": dict(data) if data is not None else None,
     }
-    if dedupe_key is None:
-        stmt = jobs_table.insert().values(**values)
-    else:
-        insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
-        stmt = (
-            insert(jobs_table)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-    new_id = conn.execute(stmt.returning(jobs_table.c.id)).scalar_one_or_none()
+    statement = _INSERT if dedupe_key is None else _insert_once(conn.dialect.name)
+    new_id = conn.execute(statement, values).scalar_one_or_none()
     if new_id is None:
         return None
     _note_queued(conn, available_at)
     return int(new_id)
+
+
+# Built once, run with their parameters (see `runstate`).
+_INSERT = jobs_table.insert().returning(jobs_table.c.id)
+_DELETE = delete(jobs_table).where(jobs_table.c.id == bindparam("b_job"))
+
+
+@functools.cache
+def _insert_once(dialect: str) -> Executable:
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    return (
+        insert(jobs_table)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(jobs_table.c.id)
+    )
 
 
 def reschedule(
@@ -138,7 +146,7 @@ def take_earliest_queued(conn: Connection) -> float | None:
 
 def delete_job(conn: Connection, job_id: int) -> bool:
     """Delete one job; False when it was gone already (deleted since it was claimed)."""
-    result = conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id))
+    result = conn.execute(_DELETE, {"b_job": job_id})
     return bool(result.rowcount)
 
 

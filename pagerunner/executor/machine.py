@@ -25,7 +25,7 @@ from .ids import new_ulid, ulid_from_seed
 from .lifecycle import CANCELLED_EVT, FAILED_EVT, FINISHED, INVOKED, invoke_memo, run_end_events
 from .limits import EventSizes, check_events, too_many_steps
 from .registry import Registry
-from .runstate import CANCELLED, FAILED, RUNNING, RunState, as_stored_json, load_run, upsert_step
+from .runstate import CANCELLED, FAILED, RUNNING, RunState, load_run, stored_json, upsert_step
 from .store.schema import debounces, events, runs, steps, waits
 
 __all__ = ["CANCELLED_EVT", "FAILED_EVT", "FINISHED", "INVOKED", "Skipped", "StateMachine"]
@@ -427,14 +427,14 @@ class StateMachine:
 
         `step` may carry the step's `name` and `op` when this is the first time it is seen.
         """
-        text, stored = as_stored_json(conn, memo)
+        text = stored_json(memo)
         recorded = upsert_step(
             conn,
             run.id,
             step_id,
             now,
             only_if_no_memo=True,
-            memo=stored,
+            memo=text,
             has_memo=True,
             position=len(run.stack),
             status=status,

@@ -181,18 +181,22 @@ def _attempt(
 ) -> None:
     err = error if error is not None else outcome.error
     conn.execute(
-        attempts.insert().values(
-            run_id=call.job.run_id,
-            step_id=step_id,
-            target=call.job.target,
-            attempt=call.job.attempt,
-            status=status,
-            http_status=outcome.http_status,
-            error=dict(err) if err else None,
-            started_at=call.started_at,
-            ended_at=call.ended_at,
-        )
+        _INSERT_ATTEMPT,
+        {
+            "run_id": call.job.run_id,
+            "step_id": step_id,
+            "target": call.job.target,
+            "attempt": call.job.attempt,
+            "status": status,
+            "http_status": outcome.http_status,
+            "error": dict(err) if err else None,
+            "started_at": call.started_at,
+            "ended_at": call.ended_at,
+        },
     )
+
+
+_INSERT_ATTEMPT = attempts.insert()  # built once (see `runstate`)
 
 
 class _OpHandler:

@@ -1,11 +1,27 @@
-"""A run as loaded inside a write transaction, and the step rows around it."""
+"""A run as loaded inside a write transaction, and the step rows around it.
+
+The statements of a transition are built once and run with their parameters
+(`conn.execute(statement, params)`): building a statement per call, and
+SQLAlchemy's cache key for it, cost more than SQLite took to run it.
+"""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Connection, Text, cast, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Executable,
+    Text,
+    bindparam,
+    cast,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -20,10 +36,10 @@ __all__ = [
     "FAILED",
     "RUNNING",
     "RunState",
-    "as_stored_json",
     "load_memos",
     "load_run",
     "refresh_run",
+    "stored_json",
     "upsert_step",
 ]
 
@@ -61,21 +77,25 @@ class RunState:
 
     def save(self, conn: Connection) -> None:
         conn.execute(
-            runs.update()
-            .where(runs.c.id == self.id)
-            .values(
-                force_plan=self.force_plan,
-                pending=self.pending,
-                stack=self.stack,
-                started_at=self.started_at,
-                request_version=self.request_version,
-            )
+            _SAVE_RUN,
+            {
+                "b_run": self.id,
+                "force_plan": self.force_plan,
+                "pending": self.pending,
+                "stack": self.stack,
+                "started_at": self.started_at,
+                "request_version": self.request_version,
+            },
         )
 
 
+_SAVE_RUN = runs.update().where(runs.c.id == bindparam("b_run"))
+_LOAD_RUN = select(runs).where(runs.c.id == bindparam("b_run"))
+_LOAD_RUN_LOCKED = _LOAD_RUN.with_for_update()
+
+
 def load_run(conn: Connection, run_id: str, *, lock: bool = True) -> RunState | None:
-    query = select(runs).where(runs.c.id == run_id)
-    row = (conn.execute(query.with_for_update() if lock else query)).first()
+    row = conn.execute(_LOAD_RUN_LOCKED if lock else _LOAD_RUN, {"b_run": run_id}).first()
     if row is None:
         return None
     return RunState(
@@ -103,6 +123,8 @@ _MUTABLE = (
     runs.c.stack,
     runs.c.request_version,
 )
+# FOR UPDATE: two calls of one run (parallel steps) may finish at once on PostgreSQL.
+_REFRESH_RUN = select(*_MUTABLE).where(runs.c.id == bindparam("b_run")).with_for_update()
 
 
 def refresh_run(conn: Connection, run: RunState) -> bool:
@@ -110,8 +132,7 @@ def refresh_run(conn: Connection, run: RunState) -> bool:
     stack, pending set, execution version); the rest of a run never changes. False when
     the run is gone.
     """
-    # FOR UPDATE: two calls of one run (parallel steps) may finish at once on PostgreSQL.
-    row = conn.execute(select(*_MUTABLE).where(runs.c.id == run.id).with_for_update()).first()
+    row = conn.execute(_REFRESH_RUN, {"b_run": run.id}).first()
     if row is None:
         return False
     run.status, run.started_at = row.status, row.started_at
@@ -136,12 +157,9 @@ def load_memos(conn: Connection, run: RunState) -> None:
     }
 
 
-def as_stored_json(conn: Connection, value: Any) -> tuple[RawJSON, ColumnElement[Any]]:
-    """`value` as canonical JSON text, and as a SQL value for a JSON column that stores
-    that text as it is (no second encoding by the column type)."""
-    text = RawJSON(canonical_json(value).decode())
-    coerced = type_coerce(text, Text)
-    return text, coerced if conn.dialect.name == "sqlite" else cast(coerced, JSON)
+def stored_json(value: Any) -> RawJSON:
+    """`value` as the canonical JSON text a memo is stored (and sent) as."""
+    return RawJSON(canonical_json(value).decode())
 
 
 def upsert_step(
@@ -155,16 +173,27 @@ def upsert_step(
 ) -> bool:
     """Create or update one step row in one statement; returns False when
     `only_if_no_memo` found a memo already (the row is then left as it was).
+
+    A `memo` is the `stored_json` text, stored as it is (not encoded again).
     """
-    row = {"name": step_id, "op": "Step", "status": "planned", **values}
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
-    stmt = insert(steps).values(run_id=run_id, step_id=step_id, created_at=now, **row)
-    if not values:
-        conn.execute(stmt.on_conflict_do_nothing())
-        return True
-    stmt = stmt.on_conflict_do_update(
+    statement = _upsert_statement(conn.dialect.name, tuple(sorted(values)), only_if_no_memo)
+    params = {"run_id": run_id, "step_id": step_id, "created_at": now}
+    params |= {"name": step_id, "op": "Step", "status": "planned", **values}
+    return bool(conn.execute(statement, params).rowcount) or not values
+
+
+@functools.cache
+def _upsert_statement(dialect: str, updated: tuple[str, ...], only_if_no_memo: bool) -> Executable:
+    columns = dict.fromkeys(("run_id", "step_id", "created_at", "name", "op", "status", *updated))
+    binds: dict[str, ColumnElement[Any]] = {name: bindparam(name) for name in columns}
+    if "memo" in binds:  # the text as it is: no second encoding by the JSON type
+        text = type_coerce(bindparam("memo"), Text)
+        binds["memo"] = text if dialect == "sqlite" else cast(text, JSON)
+    insert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(steps).values(binds)
+    if not updated:
+        return insert.on_conflict_do_nothing()
+    return insert.on_conflict_do_update(
         index_elements=[steps.c.run_id, steps.c.step_id],
-        set_={name: stmt.excluded[name] for name in values},
+        set_={name: insert.excluded[name] for name in updated},
         where=steps.c.has_memo.is_(False) if only_if_no_memo else None,
     )
-    return bool(conn.execute(stmt).rowcount)

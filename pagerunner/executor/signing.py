@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import time
 import urllib.parse
@@ -43,11 +44,36 @@ def canonical_json(obj: Any) -> bytes:
 
     Raises ``ValueError`` or ``TypeError`` if ``obj`` is not representable as JSON (for
     example NaN or a set).
+
+    Without floats and big integers and with ASCII keys, JCS is what the standard
+    library's C encoder writes with sorted keys and no spaces: the same escapes; JCS
+    sorts keys by UTF-16 code units, which only differs from code points beyond ASCII;
+    its numbers are ECMAScript's doubles, which only differs for floats and integers
+    beyond 2^53. That is several times faster than the `jcs` package's Python encoder.
     """
+    if _plain(obj):
+        return json.dumps(
+            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode()
     out = jcs.canonicalize(obj)
     if not isinstance(out, bytes):  # pragma: no cover - jcs always returns bytes
         raise TypeError("jcs.canonicalize did not return bytes")
     return out
+
+
+def _plain(obj: Any) -> bool:
+    """No float or integer beyond 2^53 anywhere in `obj`, every key an ASCII string
+    (see `canonical_json`)."""
+    if isinstance(obj, dict):
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in obj.items())
+    if isinstance(obj, list | tuple):
+        return all(_plain(v) for v in obj)
+    if isinstance(obj, int):  # JCS writes integers beyond 2^53 as doubles
+        return -_EXACT_INT <= obj <= _EXACT_INT
+    return not isinstance(obj, float)
+
+
+_EXACT_INT = 2**53
 
 
 def _strip_prefix(signing_key: str) -> str:
