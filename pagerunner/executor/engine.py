@@ -68,6 +68,7 @@ class Executor:
         # wakes it only for work due before then (see `_wake_for`).
         self._next_poll_at = math.inf
         self._claimed: dict[int, asyncio.Task[None]] = {}
+        self._timers = 0  # claimed jobs that need no call: not counted in calls in flight
         self._blocked: dict[int, str] = {}
         # Jobs handed from one call to the next by the task that made it (see `_run_job`);
         # filled from the writer thread before the job's row is committed.
@@ -301,7 +302,7 @@ class Executor:
 
     async def _claim_due(self) -> float:
         """Start tasks for due jobs; returns how long the loop may sleep."""
-        free = self.inflight.value - len(self._claimed)
+        free = self.inflight.value - (len(self._claimed) - self._timers)
         now = time.time()
         taken = {*self._claimed, *self._blocked, *self._handed}
         finished: set[int] = set()
@@ -312,6 +313,7 @@ class Executor:
             self._finished_while_polling = None
         for job, run in due:
             if job.id not in self._claimed and job.id not in self._handed | finished:
+                self._timers += job.kind != jobs.CALL
                 self._claimed[job.id] = asyncio.create_task(self._run_job(job, run))
         self._backlog = next_at is not None and next_at <= now
         if next_at is None or self._backlog:
@@ -329,7 +331,10 @@ class Executor:
                 if job.kind == jobs.CALL:
                     handoff = await self._call(job, run)
                 else:
-                    await self._write(transitions.run_timer, self.machine, job)
+                    try:
+                        await self._write(transitions.run_timer, self.machine, job)
+                    finally:
+                        self._timers -= 1
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

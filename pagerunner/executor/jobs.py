@@ -158,9 +158,14 @@ def delete_by_key(conn: Connection, dedupe_key: str) -> dict[str, Any] | None:
     return None if deleted is None else dict(deleted.data or {})
 
 
-def due_jobs(conn: Connection, *, now: float, exclude: Collection[int], limit: int) -> list[Job]:
-    """Due jobs, best score first."""
-    query = select(jobs_table).where(jobs_table.c.available_at <= now)
+def due_jobs(
+    conn: Connection, *, now: float, exclude: Collection[int], limit: int, calls: bool
+) -> list[Job]:
+    """Due jobs, best score first: calls, or (`calls` False) the jobs that need none."""
+    kind = jobs_table.c.kind
+    query = select(jobs_table).where(
+        jobs_table.c.available_at <= now, kind == CALL if calls else kind != CALL
+    )
     if exclude:
         query = query.where(jobs_table.c.id.not_in(list(exclude)))
     rows = conn.execute(query.order_by(jobs_table.c.score, jobs_table.c.id).limit(limit))

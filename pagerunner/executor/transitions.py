@@ -42,13 +42,21 @@ __all__ = [
 ]
 
 
+#: At most this many due jobs that need no call (wake-ups, timeouts, ...) per look at the queue.
+TIMERS_PER_CLAIM = 256
+
+
 def claim_due(
     conn: Connection, now: float, exclude: Collection[int], limit: int
 ) -> tuple[list[tuple[jobs.Job, RunState | None]], float | None]:
-    """Due jobs not already claimed, best first, each call with its run's state and memos
-    (so that the calls reach their concurrency slots in that order, with no read
-    between), and when the next unclaimed job is due."""
-    due = jobs.due_jobs(conn, now=now, exclude=exclude, limit=limit) if limit > 0 else []
+    """Due jobs not already claimed, best first: up to `limit` calls, each with its run's
+    state and memos (so that the calls reach their concurrency slots in that order, with
+    no read between), the jobs that need no call whatever `limit` (a sleep's wake-up is
+    one short write: it does not wait for a call's slot), and when the next unclaimed
+    job is due."""
+    due = jobs.due_jobs(conn, now=now, exclude=exclude, limit=TIMERS_PER_CLAIM, calls=False)
+    if limit > 0:
+        due += jobs.due_jobs(conn, now=now, exclude=exclude, limit=limit, calls=True)
     next_at = jobs.next_due_at(conn, exclude={*exclude, *(j.id for j in due)})
     calls = [
         (job, load_call_state(conn, str(job.run_id)) if job.kind == jobs.CALL else None)
