@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import inngest
@@ -28,6 +29,9 @@ log = structlog.get_logger("pagerunner.api")
 
 #: Tries of a background send to the engine before the query is left for the next start.
 SCHEDULE_ATTEMPTS = 5
+#: Events per request when many queries are scheduled at once (a combo): one request
+#: each would put a thousand requests in the HTTP client's pool at once.
+SCHEDULE_CHUNK = 100
 
 
 class SchedulingError(Exception):
@@ -80,40 +84,49 @@ class Services:
             ) from exc
         return load
 
-    def schedule_soon(self, query: Query, priority: int = PRIORITY_SINGLE_S) -> None:
-        """Hand a saved query to the engine without making the caller wait for it.
+    def schedule_soon(self, queries: Sequence[Query], priority: int = PRIORITY_SINGLE_S) -> None:
+        """Hand saved queries to the engine without making the caller wait for it.
 
-        The send is retried a few times; a query the engine never got stays
-        pending and is scheduled again when pagerunner starts.
+        The send is retried a few times (what the engine got already, it ignores); a
+        query the engine never got stays pending and is scheduled again when pagerunner
+        starts.
         """
-        task = asyncio.create_task(self._schedule_with_retries(query, priority))
+        task = asyncio.create_task(self._schedule_with_retries(queries, priority))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _schedule_with_retries(self, query: Query, priority: int) -> None:
+    async def _schedule_with_retries(self, queries: Sequence[Query], priority: int) -> None:
         for attempt in range(SCHEDULE_ATTEMPTS):
             try:
-                await self.schedule(query, priority)
+                await self.schedule(*queries, priority=priority)
                 return
             except SchedulingError:
                 await asyncio.sleep(0.5 * 2**attempt)
-        log.error("query_left_pending", queryId=query.id, attempts=SCHEDULE_ATTEMPTS)
+        ids = [query.id for query in queries]
+        log.error("queries_left_pending", queryIds=ids, attempts=SCHEDULE_ATTEMPTS)
 
     async def drain(self) -> None:
         """Wait for the sends still in flight (at shutdown)."""
         await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def schedule(self, query: Query, priority: int = PRIORITY_SINGLE_S) -> None:
-        """Ask the engine to run the query; the event id makes a re-send harmless.
+    async def schedule(self, *queries: Query, priority: int = PRIORITY_SINGLE_S) -> None:
+        """Ask the engine to run the queries, `SCHEDULE_CHUNK` per request; the event ids
+        make a re-send harmless.
 
-        `priority` is the run's priority factor: `PRIORITY_COMBO_S` for a combo's queries.
+        `priority` is the runs' priority factor: `PRIORITY_COMBO_S` for a combo's queries.
         """
+        for start in range(0, len(queries), SCHEDULE_CHUNK):
+            await self._send_execute(queries[start : start + SCHEDULE_CHUNK], priority)
+
+    async def _send_execute(self, queries: Sequence[Query], priority: int) -> None:
         try:
-            await self.client.send(execute_event(query.id, query.runs, priority))
+            await self.client.send([execute_event(q.id, q.runs, priority) for q in queries])
         except Exception as exc:  # the SDK raises its own error types for transport failures
-            log.error("schedule_failed", queryId=query.id, error=str(exc))
+            ids = ", ".join(q.id for q in queries)
+            log.error("schedule_failed", queryIds=ids, error=str(exc))
+            what = f"query {ids} is" if len(queries) == 1 else f"queries {ids} are"
             raise SchedulingError(
-                f"query {query.id} is saved but the engine did not accept it ({exc}); "
+                f"{what} saved but the engine did not accept it ({exc}); "
                 "it will be scheduled again when pagerunner restarts"
             ) from exc
 

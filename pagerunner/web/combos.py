@@ -122,12 +122,11 @@ def _expand(
 
 
 async def _schedule_all(services: Services, created: Sequence[Query]) -> str:
-    """Hand each query to the engine; when it refuses one, the rest wait for the next start."""
-    for query in created:
-        try:
-            await services.schedule(query, PRIORITY_COMBO_S)
-        except SchedulingError:
-            return "unscheduled"
+    """Hand the queries to the engine; when it refuses some, they wait for the next start."""
+    try:
+        await services.schedule(*created, priority=PRIORITY_COMBO_S)
+    except SchedulingError:
+        return "unscheduled"
     return "created"
 
 

@@ -53,8 +53,7 @@ async def run_combos(body: RunCombos, services: ServicesDep) -> dict[str, Any]:
     batch, created = await BatchStore(services.store.database).create(
         body.source, body.params, combos, max_pages=max_pages, webhook=webhook, deliver=deliver
     )
-    for query in created:
-        services.schedule_soon(query, PRIORITY_COMBO_S)
+    services.schedule_soon(created, PRIORITY_COMBO_S)
     return {"id": batch.id, "queries": len(created), "query_ids": [q.id for q in created]}
 
 

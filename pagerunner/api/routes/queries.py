@@ -67,7 +67,7 @@ async def run_query(body: RunQuery, services: ServicesDep) -> dict[str, Any]:
     query = await services.store.create(
         body.source, params, max_pages=max_pages, webhook=webhook, deliver=deliver
     )
-    services.schedule_soon(query)  # answer at once: the query is saved, the send follows
+    services.schedule_soon([query])  # answer at once: the query is saved, the send follows
     return {"id": query.id, "status": query.status.value}
 
 
