@@ -10,9 +10,9 @@ import inngest
 import inngest.fast_api
 import jcs
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from fastapi.testclient import TestClient
 from inngest._internal import net, server_lib, transforms
 
 from pagerunner.executor.errors import SignatureError
