@@ -177,9 +177,9 @@ def upsert_step(
     A `memo` is the `stored_json` text, stored as it is (not encoded again).
     """
     statement = _upsert_statement(conn.dialect.name, tuple(sorted(values)), only_if_no_memo)
-    params = {"run_id": run_id, "step_id": step_id, "created_at": now}
-    params |= {"name": step_id, "op": "Step", "status": "planned", **values}
-    return bool(conn.execute(statement, params).rowcount) or not values
+    params = {"run_id": run_id, "step_id": step_id, "created_at": now, "name": step_id}
+    result = conn.execute(statement, {**params, "op": "Step", "status": "planned", **values})
+    return bool(result.rowcount) or not values
 
 
 @functools.cache
