@@ -263,6 +263,7 @@ class QueryRunner:
             return {"next": "stop", "status": "failed"}
         finally:
             await self.limiter.sent(source.credential_id, claim, left_at)
+        answered_at = time.time()
         duration_ms = round((time.perf_counter() - started) * 1000)
         if page.rate_limit is not None and await self.limiter.observe(
             source.credential_id, page.rate_limit.remaining, page.rate_limit.reset_at
@@ -289,7 +290,11 @@ class QueryRunner:
         if saved.query.pause_requested and saved.has_more:
             await self.store.pause(query_id, "paused by request", "resume to continue")
             return {"next": "stop", "status": "paused"}
-        return {"next": "continue" if saved.has_more else "done", "inserted": saved.inserted}
+        return {
+            "next": "continue" if saved.has_more else "done",
+            "inserted": saved.inserted,
+            "answered_at": answered_at,  # the delay before the next page counts from it
+        }
 
     async def _fetch(self, query: Query, source: Source) -> Page:
         """Fetch the query's next page, counting the provider's answer by HTTP status."""
@@ -481,9 +486,7 @@ async def _page_loop(
         page_number, tries, take_slot = page_number + 1, 0, paced
         share.pages += 1
         if begin["delay_s"] > 0:
-            await ctx.step.sleep(
-                f"delay-{page_number}", datetime.timedelta(seconds=float(begin["delay_s"]))
-            )
+            await _delay(ctx, page_number, float(begin["delay_s"]), result.get("answered_at"))
             share.steps += 1
     final = await ctx.step.run("complete", runner.complete, query_id)
     if "deliver" in final:  # the load is a run of deliver-query, one per destination at a time
@@ -514,6 +517,21 @@ async def _notify(
             await ctx.step.run(
                 "combo-webhook", runner.webhooks.combo_event, query_id, ctx.run_id, last
             )
+
+
+async def _delay(
+    ctx: inngest.Context, page_number: int, delay_s: float, answered_at: float | None
+) -> None:
+    """Sleep durably until `delay_s` after the provider answered the page before.
+
+    Counted from the answer (the page step's memo), not from when the sleep is
+    reached: the call that reaches it and the wake-up after it take time of their
+    own, and a busy executor would otherwise add that time to every page. A page
+    memo from before `answered_at` existed sleeps the whole delay.
+    """
+    answered = time.time() if answered_at is None else answered_at
+    until = datetime.datetime.fromtimestamp(answered + delay_s, UTC)
+    await ctx.step.sleep_until(f"delay-{page_number}", until)
 
 
 async def _wait(ctx: inngest.Context, page_number: int, tries: int, result: dict[str, Any]) -> int:

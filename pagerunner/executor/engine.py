@@ -300,9 +300,13 @@ class Executor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.001, timeout))
 
+    def _free(self) -> int:
+        """Calls that may start now (`_claimed` holds timers and calls)."""
+        return self.inflight.value - (len(self._claimed) - self._timers)
+
     async def _claim_due(self) -> float:
         """Start tasks for due jobs; returns how long the loop may sleep."""
-        free = self.inflight.value - (len(self._claimed) - self._timers)
+        free = self._free()
         now = time.time()
         taken = {*self._claimed, *self._blocked, *self._handed}
         finished: set[int] = set()
@@ -332,7 +336,7 @@ class Executor:
                     handoff = await self._call(job, run)
                 else:
                     try:
-                        await self._write(transitions.run_timer, self.machine, job)
+                        handoff = await self._hand_on(transitions.run_timer, self.machine, job)
                     finally:
                         self._timers -= 1
             except asyncio.CancelledError:
@@ -351,9 +355,11 @@ class Executor:
                     self._wake.set()  # a slot is free for a job that waits
                 return
             self._handed.discard(handoff.job.id)
-            if handoff.wake or self._backlog or self._stopping:
+            # A call hands on its own slot; a wake-up's call needs a free one.
+            wait = self._backlog or self._stopping or (job.kind != jobs.CALL and not self._free())
+            if handoff.wake or wait:
                 self._wake.set()
-            if self._backlog or self._stopping:
+            if wait:
                 return  # the job is in the table: the poll claims it, in order
             task = asyncio.current_task()
             assert task is not None
@@ -392,6 +398,15 @@ class Executor:
             self._unblock(run.concurrency_keys)
         self.metrics.call(fn.id, job.available_at, started, ended, outcome.kind)
         record = CallRecord(job=job, started_at=started, ended_at=ended)
+        return await self._hand_on(
+            transitions.apply_call, self.machine, self.config.backoff, fn, run, record, outcome
+        )
+
+    async def _hand_on(
+        self, transition: Callable[..., transitions.Handoff | None], *args: Any
+    ) -> transitions.Handoff | None:
+        """Run `transition(conn, *args, claim)`, which may hand the run's next call to
+        this task (see `transitions.Handoff`)."""
         claimed: list[int] = []
 
         def claim(job_id: int) -> None:  # runs in the writer thread, before the commit
@@ -399,16 +414,7 @@ class Executor:
             self._handed.add(job_id)
 
         try:
-            handoff, queued = await self.db.write(
-                _noting_queued(transitions.apply_call),
-                self.machine,
-                self.config.backoff,
-                fn,
-                run,
-                record,
-                outcome,
-                claim,
-            )
+            handoff, queued = await self.db.write(_noting_queued(transition), *args, claim)
         except BaseException:
             self._handed.difference_update(claimed)  # rolled back: nothing was handed over
             raise

@@ -36,6 +36,7 @@ __all__ = [
     "FAILED",
     "RUNNING",
     "RunState",
+    "has_all_memos",
     "load_memos",
     "load_run",
     "refresh_run",
@@ -142,9 +143,13 @@ def refresh_run(conn: Connection, run: RunState) -> bool:
     return True
 
 
+def has_all_memos(run: RunState) -> bool:
+    return len(run.memos) == len(run.stack) and all(s in run.memos for s in run.stack)
+
+
 def load_memos(conn: Connection, run: RunState) -> None:
     """Complete `run.memos` from the database (only the steps it does not hold yet)."""
-    if len(run.memos) == len(run.stack) and all(s in run.memos for s in run.stack):
+    if has_all_memos(run):
         return
     query = (
         select(steps.c.step_id, cast(steps.c.memo, Text))

@@ -23,7 +23,16 @@ from .functions import FunctionDef
 from .machine import INVOKED, Skipped, StateMachine
 from .outcomes import CallRecord, apply_outcome
 from .registry import Registry
-from .runstate import CANCELLED, FAILED, RUNNING, RunState, load_memos, load_run, refresh_run
+from .runstate import (
+    CANCELLED,
+    FAILED,
+    RUNNING,
+    RunState,
+    has_all_memos,
+    load_memos,
+    load_run,
+    refresh_run,
+)
 from .store.schema import events, runs, waits
 
 __all__ = [
@@ -118,7 +127,7 @@ class Handoff:
     """
 
     job: jobs.Job
-    run: RunState
+    run: RunState | None  # None: the call reads it (outside the write transaction)
     wake: bool
 
 
@@ -147,41 +156,55 @@ def apply_call(
     started_before = run.started_at is not None
     run.next_call = None
     apply_outcome(conn, machine, backoff, run, fn, record, outcome)
-    job, run.next_call = run.next_call, None
-    if job is None or run.status != RUNNING:
-        return None
-    load_memos(conn, run)
-    claim(job.id)
     quiet = (
         started_before
         and outcome.kind == "ops"
         and all(op.get("op") in _QUIET_OPS for op in outcome.ops)
     )
-    return Handoff(job=job, run=run, wake=not quiet)
+    return _hand_on(conn, run, claim, wake=not quiet)
 
 
-def run_timer(conn: Connection, machine: StateMachine, job: jobs.Job) -> None:
-    """Jobs that need no call: wake-ups, timeouts, debounce firings and batch starts."""
+def _hand_on(
+    conn: Connection, run: RunState, claim: Callable[[int], None], *, wake: bool
+) -> Handoff | None:
+    """The run's next call, if this transaction queued it: claimed, with the run's state
+    when `run` holds its memos (loading them would lengthen the write transaction)."""
+    job, run.next_call = run.next_call, None
+    if job is None or run.status != RUNNING:
+        return None
+    claim(job.id)
+    return Handoff(job=job, run=run if has_all_memos(run) else None, wake=wake)
+
+
+def run_timer(
+    conn: Connection, machine: StateMachine, job: jobs.Job, claim: Callable[[int], None]
+) -> Handoff | None:
+    """Jobs that need no call: wake-ups, timeouts, debounce firings and batch starts.
+
+    A wake-up that queues its run's next call hands it on as `apply_call` does, so
+    a sleep's end goes to the call without a trip through the queue poll.
+    """
     if not jobs.delete_job(conn, job.id):
-        return  # cancelled since it was claimed (a debounce re-armed, a run started)
+        return None  # cancelled since it was claimed (a debounce re-armed, a run started)
     data = job.data or {}
     now = time.time()
     if job.kind == jobs.DEBOUNCE:
         machine.fire_debounce(conn, str(data["key"]), now)
-        return
+        return None
     if job.kind == jobs.BATCH:
         machine.start_batch(conn, str(data["batch_id"]), now, reason="timeout")
-        return
+        return None
     run = load_run(conn, str(job.run_id))
     if run is None or run.status != RUNNING:
-        return
+        return None
     if job.kind == jobs.RESUME:
         step_id = str(data["step_id"])
         conn.execute(waits.delete().where(waits.c.run_id == run.id, waits.c.step_id == step_id))
         memo, race = data.get("memo"), bool(data.get("race"))
         machine.record_memo(conn, run, step_id, memo, now, status="completed", race=race)
         run.save(conn)
-    elif job.kind == jobs.TIMEOUT:
+        return _hand_on(conn, run, claim, wake=False)
+    if job.kind == jobs.TIMEOUT:
         which = data.get("which")
         if which == "finish" or run.started_at is None:
             machine.finalize(
@@ -193,6 +216,7 @@ def run_timer(conn: Connection, machine: StateMachine, job: jobs.Job) -> None:
                     "message": f"function cancelled ({which} timeout)",
                 },
             )
+    return None
 
 
 def cancel(conn: Connection, machine: StateMachine, run_id: str) -> None:

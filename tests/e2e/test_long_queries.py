@@ -7,6 +7,8 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pagerunner import functions
 from pagerunner.functions import continue_event
 from pagerunner.simulator import Fault
@@ -220,3 +222,20 @@ async def test_a_hand_over_sent_twice_starts_one_run_and_a_stray_one_takes_nothi
             await asyncio.sleep(0.05)
         assert later[3]["steps"] == ["start"] and later[3]["output"]["skipped"] is True
         assert (await app.query(query_id))["pages_fetched"] == 5
+
+
+async def test_a_pages_delay_counts_from_the_providers_answer_to_the_page_before(
+    tmp_path: Path,
+) -> None:
+    settings = fast_settings(str(tmp_path / "p.db"), page_delay_s=0.3)
+    async with running_app(settings) as app:
+        query_id = await app.run("answered total:80")
+        done = await app.until(query_id, timeout_s=30)
+        assert done["status"] == "completed" and done["pages_fetched"] == 4
+        (run,) = await chain(app, query_id)
+        steps = (await app.executor_api.get(f"/v1/runs/{run['run_id']}/steps")).json()["data"]
+    by_name = {s["name"]: s for s in steps}
+    for n in range(2, 5):
+        answered = by_name[f"page-{n - 1}"]["output"]["answered_at"]
+        # Not from when the sleep was reached: the call that reached it came later.
+        assert by_name[f"delay-{n}"]["opts"]["until"] == pytest.approx(answered + 0.3, abs=1e-3)

@@ -126,6 +126,16 @@ async def test_a_request_that_left_late_is_logged_when_it_left(store: QueryStore
     assert await logged(store) == [pytest.approx(claim.at + 0.25)]
 
 
+async def test_a_late_request_of_a_source_without_windows_writes_nothing(
+    store: QueryStore,
+) -> None:
+    lim = CredentialLimiter(store.database)
+    claim = await lim.claim(CREDENTIAL, [])
+    assert claim.go and not claim.windowed
+    await lim.sent(CREDENTIAL, claim, claim.at + 0.25)  # no transaction for a correction
+    assert await logged(store) == [claim.at]
+
+
 async def test_a_crowded_credential_sends_page_steps_for_a_new_slot(store: QueryStore) -> None:
     lim = CredentialLimiter(store.database)
     windows = [(1, 1.0)]  # one request per second: the second in line would wait > 2 s
