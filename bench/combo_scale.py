@@ -459,7 +459,8 @@ def render(s: dict[str, Any]) -> str:
     lines = [
         "",
         f"Combo scale: combos of {', '.join(map(str, c['combos']))} queries {shape}, "
-        "demo source unlimited",
+        "demo source unlimited"
+        + (", simulator in a process of its own" if c.get("simulator_apart") else ""),
         f"machine: {m['cpus']} cpus, Python {m['python']}, {m['store']}, "
         f"load before {m['load_before']}, after {s['machine_load_after']}",
         f"idle probe: first page p50 {ip['p50']:.3f}s, completed p50 {ic['p50']:.3f}s "
@@ -486,6 +487,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="PAGERUNNER_PAGE_DELAY_S; above 0 the paced mode (e.g. 1)",
     )
+    parser.add_argument(
+        "--simulator-apart",
+        action="store_true",
+        help="run the simulated provider in its own process (pagerunner demo-api), not in serve",
+    )
     parser.add_argument("--probe-window", type=float, default=20.0, help="paced: seconds")
     parser.add_argument("--probe-every", type=float, default=1.0, help="paced: seconds")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per combo")
@@ -502,7 +508,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     with (
         tempfile.TemporaryDirectory(prefix="pagerunner-combo-") as tmp,
-        running_serve(Path(tmp), page_delay_s=args.page_delay) as server,
+        running_serve(
+            Path(tmp), page_delay_s=args.page_delay, simulator_apart=args.simulator_apart
+        ) as server,
     ):
         res = asyncio.run(measure(server, args))
     summary = summarize(args, res)

@@ -61,25 +61,41 @@ def serve_env(tmp: Path, port: int, page_delay_s: float) -> dict[str, str]:
 
 @contextlib.contextmanager
 def running_serve(
-    tmp: Path, page_delay_s: float, extra_env: Mapping[str, str] | None = None
+    tmp: Path,
+    page_delay_s: float,
+    extra_env: Mapping[str, str] | None = None,
+    *,
+    simulator_apart: bool = False,
 ) -> Iterator[Server]:
     """`python -m pagerunner serve` in `tmp`; terminated (then killed) on the way out.
-    `extra_env` is added last (e.g. PAGERUNNER_PAGES_PER_RUN, a known executor port)."""
+    `extra_env` is added last (e.g. PAGERUNNER_PAGES_PER_RUN, a known executor port).
+    With `simulator_apart` the simulated provider runs in a process of its own
+    (`pagerunner demo-api`, as a real provider is not in serve's process)."""
     port = free_port()
-    log_path = tmp / "serve.log"
+    env = {**serve_env(tmp, port, page_delay_s), **(extra_env or {})}
+    with contextlib.ExitStack() as stack:
+        if simulator_apart:
+            env["PAGERUNNER_DEMO"] = "false"  # the demo source still asks PAGERUNNER_DEMO_PORT
+            demo = ["demo-api", "--port", env["PAGERUNNER_DEMO_PORT"]]
+            stack.callback(stop, start(demo, env, tmp / "demo-api.log", tmp))
+        log_path = tmp / "serve.log"
+        proc = start(["serve"], env, log_path, tmp)
+        stack.callback(stop, proc)
+        yield Server(proc, f"http://127.0.0.1:{port}", tmp, log_path)
+
+
+def start(
+    command: list[str], env: Mapping[str, str], log_path: Path, cwd: Path
+) -> subprocess.Popen[bytes]:
+    """`python -m pagerunner <command>`, its output in `log_path`."""
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pagerunner", "serve"],
-            cwd=tmp,
-            env={**serve_env(tmp, port, page_delay_s), **(extra_env or {})},
+        return subprocess.Popen(
+            [sys.executable, "-m", "pagerunner", *command],
+            cwd=cwd,
+            env=dict(env),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = Server(proc, f"http://127.0.0.1:{port}", tmp, log_path)
-    try:
-        yield server
-    finally:
-        stop(proc)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
