@@ -432,8 +432,8 @@ def render_paced(s: dict[str, Any]) -> list[str]:
         "",
         f"  ratio: pages/s / asked (queries x 1/{delay:g} s); vs lone: pages/s / (queries x the"
         f" pace of a lone query on the idle server, {s['idle_probe_pages_per_s']:.3f} pages/s ="
-        f" {s['idle_probe_pages_per_s'] * delay:.2f}x of asked: the delay is a sleep after each"
-        " page, so that is the ratio's ceiling)",
+        f" {s['idle_probe_pages_per_s'] * delay:.2f}x of asked: each delay counts from the"
+        " answer to the page before, so a page's own time is on top; that is the ratio's ceiling)",
         "",
         f"targets (issue 10, page delay {delay:g} s):",
     ]
