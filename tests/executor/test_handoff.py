@@ -5,14 +5,19 @@ queue, so a new run is not starved behind a long one."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 from pathlib import Path
 from typing import Any
 
+import fastapi
+import inngest
+import inngest.fast_api
 import pytest
 
 from pagerunner.executor import jobs, transitions
 
 from .conftest import harness
+from .sdk_app import Ledger, sdk_client
 
 
 async def test_a_new_run_is_not_starved_by_a_long_run_holding_the_only_slot(
@@ -60,3 +65,54 @@ async def test_a_sleeps_wake_up_makes_the_next_call_without_the_queue_poll(
     # The first call came through the poll, and the wake-up; the call after the wake-up
     # (the step `after`) was handed on by the wake-up's transaction.
     assert [kind for kind, run in polled if run == run_id] == [jobs.CALL, jobs.RESUME]
+
+
+def _slow_and_napper(
+    *, api_origin: str, signing_key: str | None = None
+) -> tuple[fastapi.FastAPI, Ledger]:
+    """`test/slow`: one step that holds its call 0.6 s; `test/nap`: a 0.2 s sleep, a step."""
+    client = sdk_client(app_id="handoffapp", api_origin=api_origin, signing_key=signing_key)
+    ledger = Ledger()
+
+    @client.create_function(fn_id="slow", trigger=inngest.TriggerEvent(event="test/slow"))
+    async def slow(ctx: inngest.Context) -> None:
+        async def hold() -> None:
+            await asyncio.sleep(0.6)
+            ledger.record(ctx.run_id, "held", ctx.attempt)
+
+        await ctx.step.run("hold", hold)
+
+    @client.create_function(fn_id="nap", trigger=inngest.TriggerEvent(event="test/nap"))
+    async def nap(ctx: inngest.Context) -> None:
+        await ctx.step.sleep("nap", datetime.timedelta(seconds=0.2))
+        await ctx.step.run("after", lambda: ledger.record(ctx.run_id, "after", ctx.attempt))
+
+    app = fastapi.FastAPI()
+    inngest.fast_api.serve(app, client, [slow, nap])
+    return app, ledger
+
+
+async def test_a_wake_up_hands_its_call_on_only_to_a_free_slot(tmp_path: Path) -> None:
+    async with harness(tmp_path, "asgi", build=_slow_and_napper, max_inflight=1) as h:
+        calls, most = 0, 0
+        request = h.executor.transport.request
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls, most
+            calls += 1
+            most = max(most, calls)
+            try:
+                return await request(*args, **kwargs)
+            finally:
+                calls -= 1
+
+        h.executor.transport.request = counted  # type: ignore[method-assign]
+        napper = await h.run_of(await h.send("test/nap"))
+        while not await h.steps(napper):  # asleep
+            await asyncio.sleep(0.01)
+        slow = await h.run_of(await h.send("test/slow"))  # holds the only slot at the wake-up
+        for run_id in (napper, slow):
+            assert (await h.executor.wait_for_run(run_id, timeout_s=15))["status"] == "Completed"
+        (after,), (held,) = h.ledger.for_run(napper), h.ledger.for_run(slow)
+    assert most == 1, "the wake-up's call was made beside the call holding the only slot"
+    assert after["at"] > held["at"]  # woken at 0.2 s, it waited for the slot
