@@ -12,10 +12,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ..sqlprepared import Prepared
 from .store.schema import jobs as jobs_table
 
 __all__ = [
@@ -86,7 +87,7 @@ def enqueue(
         "data": dict(data) if data is not None else None,
     }
     statement = _INSERT if dedupe_key is None else _insert_once(conn.dialect.name)
-    new_id = conn.execute(statement, values).scalar_one_or_none()
+    new_id = statement.run(conn, values).scalar_one_or_none()
     if new_id is None:
         return None
     _note_queued(conn, available_at)
@@ -94,14 +95,14 @@ def enqueue(
 
 
 # Built once, run with their parameters (see `runstate`).
-_INSERT = jobs_table.insert().returning(jobs_table.c.id)
-_DELETE = delete(jobs_table).where(jobs_table.c.id == bindparam("b_job"))
+_INSERT = Prepared(jobs_table.insert().returning(jobs_table.c.id))
+_DELETE = Prepared(delete(jobs_table).where(jobs_table.c.id == bindparam("b_job")))
 
 
 @functools.cache
-def _insert_once(dialect: str) -> Executable:
+def _insert_once(dialect: str) -> Prepared:
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    return (
+    return Prepared(
         insert(jobs_table)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(jobs_table.c.id)
@@ -146,7 +147,7 @@ def take_earliest_queued(conn: Connection) -> float | None:
 
 def delete_job(conn: Connection, job_id: int) -> bool:
     """Delete one job; False when it was gone already (deleted since it was claimed)."""
-    result = conn.execute(_DELETE, {"b_job": job_id})
+    result = _DELETE.run(conn, {"b_job": job_id})
     return bool(result.rowcount)
 
 

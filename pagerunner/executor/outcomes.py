@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection
 
+from ..sqlprepared import Prepared
 from . import jobs
 from .backoff import Backoff
 from .calls import CallOutcome
@@ -180,8 +181,8 @@ def _attempt(
     error: Mapping[str, Any] | None = None,
 ) -> None:
     err = error if error is not None else outcome.error
-    conn.execute(
-        _INSERT_ATTEMPT,
+    _INSERT_ATTEMPT.run(
+        conn,
         {
             "run_id": call.job.run_id,
             "step_id": step_id,
@@ -196,7 +197,7 @@ def _attempt(
     )
 
 
-_INSERT_ATTEMPT = attempts.insert()  # built once (see `runstate`)
+_INSERT_ATTEMPT = Prepared(attempts.insert())  # built once (see `runstate`)
 
 
 class _OpHandler:

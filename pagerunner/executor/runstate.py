@@ -1,8 +1,8 @@
 """A run as loaded inside a write transaction, and the step rows around it.
 
-The statements of a transition are built once and run with their parameters
-(`conn.execute(statement, params)`): building a statement per call, and
-SQLAlchemy's cache key for it, cost more than SQLite took to run it.
+The statements of a transition are built once and run with their parameters on
+the driver's cursor (`Prepared`): building a statement per call, and SQLAlchemy's
+execution of it, cost more than SQLite took to run it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
-    Executable,
     Text,
     bindparam,
     cast,
@@ -25,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ..sqlprepared import Prepared
 from .calls import RawJSON
 from .jobs import Job
 from .signing import canonical_json
@@ -77,8 +77,8 @@ class RunState:
         return self.events[0]
 
     def save(self, conn: Connection) -> None:
-        conn.execute(
-            _SAVE_RUN,
+        _SAVE_RUN.run(
+            conn,
             {
                 "b_run": self.id,
                 "force_plan": self.force_plan,
@@ -90,13 +90,14 @@ class RunState:
         )
 
 
-_SAVE_RUN = runs.update().where(runs.c.id == bindparam("b_run"))
-_LOAD_RUN = select(runs).where(runs.c.id == bindparam("b_run"))
-_LOAD_RUN_LOCKED = _LOAD_RUN.with_for_update()
+_SAVE_RUN = Prepared(runs.update().where(runs.c.id == bindparam("b_run")))
+_LOAD_RUN_QUERY = select(runs).where(runs.c.id == bindparam("b_run"))
+_LOAD_RUN = Prepared(_LOAD_RUN_QUERY)
+_LOAD_RUN_LOCKED = Prepared(_LOAD_RUN_QUERY.with_for_update())
 
 
 def load_run(conn: Connection, run_id: str, *, lock: bool = True) -> RunState | None:
-    row = conn.execute(_LOAD_RUN_LOCKED if lock else _LOAD_RUN, {"b_run": run_id}).first()
+    row = (_LOAD_RUN_LOCKED if lock else _LOAD_RUN).run(conn, {"b_run": run_id}).first()
     if row is None:
         return None
     return RunState(
@@ -125,7 +126,7 @@ _MUTABLE = (
     runs.c.request_version,
 )
 # FOR UPDATE: two calls of one run (parallel steps) may finish at once on PostgreSQL.
-_REFRESH_RUN = select(*_MUTABLE).where(runs.c.id == bindparam("b_run")).with_for_update()
+_REFRESH_RUN = Prepared(select(*_MUTABLE).where(runs.c.id == bindparam("b_run")).with_for_update())
 
 
 def refresh_run(conn: Connection, run: RunState) -> bool:
@@ -133,7 +134,7 @@ def refresh_run(conn: Connection, run: RunState) -> bool:
     stack, pending set, execution version); the rest of a run never changes. False when
     the run is gone.
     """
-    row = conn.execute(_REFRESH_RUN, {"b_run": run.id}).first()
+    row = _REFRESH_RUN.run(conn, {"b_run": run.id}).first()
     if row is None:
         return False
     run.status, run.started_at = row.status, row.started_at
@@ -151,15 +152,18 @@ def load_memos(conn: Connection, run: RunState) -> None:
     """Complete `run.memos` from the database (only the steps it does not hold yet)."""
     if has_all_memos(run):
         return
-    query = (
-        select(steps.c.step_id, cast(steps.c.memo, Text))
-        .where(steps.c.run_id == run.id, steps.c.has_memo.is_(True))
-        .order_by(steps.c.position)
-    )
     known = run.memos
     run.memos = {
-        step_id: known.get(step_id) or RawJSON(text) for step_id, text in conn.execute(query)
+        step_id: known.get(step_id) or RawJSON(text)
+        for step_id, text in _LOAD_MEMOS.run(conn, {"b_run": run.id})
     }
+
+
+_LOAD_MEMOS = Prepared(
+    select(steps.c.step_id, cast(steps.c.memo, Text))
+    .where(steps.c.run_id == bindparam("b_run"), steps.c.has_memo.is_(True))
+    .order_by(steps.c.position)
+)
 
 
 def stored_json(value: Any) -> RawJSON:
@@ -183,12 +187,12 @@ def upsert_step(
     """
     statement = _upsert_statement(conn.dialect.name, tuple(sorted(values)), only_if_no_memo)
     params = {"run_id": run_id, "step_id": step_id, "created_at": now, "name": step_id}
-    result = conn.execute(statement, {**params, "op": "Step", "status": "planned", **values})
+    result = statement.run(conn, {**params, "op": "Step", "status": "planned", **values})
     return bool(result.rowcount) or not values
 
 
 @functools.cache
-def _upsert_statement(dialect: str, updated: tuple[str, ...], only_if_no_memo: bool) -> Executable:
+def _upsert_statement(dialect: str, updated: tuple[str, ...], only_if_no_memo: bool) -> Prepared:
     columns = dict.fromkeys(("run_id", "step_id", "created_at", "name", "op", "status", *updated))
     binds: dict[str, ColumnElement[Any]] = {name: bindparam(name) for name in columns}
     if "memo" in binds:  # the text as it is: no second encoding by the JSON type
@@ -196,9 +200,11 @@ def _upsert_statement(dialect: str, updated: tuple[str, ...], only_if_no_memo: b
         binds["memo"] = text if dialect == "sqlite" else cast(text, JSON)
     insert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(steps).values(binds)
     if not updated:
-        return insert.on_conflict_do_nothing()
-    return insert.on_conflict_do_update(
-        index_elements=[steps.c.run_id, steps.c.step_id],
-        set_={name: insert.excluded[name] for name in updated},
-        where=steps.c.has_memo.is_(False) if only_if_no_memo else None,
+        return Prepared(insert.on_conflict_do_nothing())
+    return Prepared(
+        insert.on_conflict_do_update(
+            index_elements=[steps.c.run_id, steps.c.step_id],
+            set_={name: insert.excluded[name] for name in updated},
+            where=steps.c.has_memo.is_(False) if only_if_no_memo else None,
+        )
     )

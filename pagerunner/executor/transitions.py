@@ -12,8 +12,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
+from ..sqlprepared import Prepared
 from . import jobs
 from .backoff import Backoff
 from .calls import CallOutcome
@@ -199,7 +200,7 @@ def run_timer(
         return None
     if job.kind == jobs.RESUME:
         step_id = str(data["step_id"])
-        conn.execute(waits.delete().where(waits.c.run_id == run.id, waits.c.step_id == step_id))
+        _DELETE_WAIT.run(conn, {"b_run": run.id, "b_step": step_id})
         memo, race = data.get("memo"), bool(data.get("race"))
         machine.record_memo(conn, run, step_id, memo, now, status="completed", race=race)
         run.save(conn)
@@ -217,6 +218,13 @@ def run_timer(
                 },
             )
     return None
+
+
+_DELETE_WAIT = Prepared(
+    waits.delete().where(
+        waits.c.run_id == bindparam("b_run"), waits.c.step_id == bindparam("b_step")
+    )
+)
 
 
 def cancel(conn: Connection, machine: StateMachine, run_id: str) -> None:

@@ -21,6 +21,7 @@ provider's headers say the window is exhausted); `observe` reads those headers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import time
@@ -30,9 +31,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..sqlprepared import Prepared
 from ..sqlstore import Database
 from .model import QueryError
 from .schema import credentials, usage
@@ -144,8 +146,7 @@ def earliest_send(
 
 
 def _row(conn: Connection, credential_id: str) -> Any:
-    query = select(credentials).where(credentials.c.credential_id == credential_id)
-    row = conn.execute(query.with_for_update()).first()
+    row = _ROW.run(conn, {"b_id": credential_id}).first()
     if row is None:  # first use; another process may be inserting it right now
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(
@@ -158,14 +159,24 @@ def _row(conn: Connection, credential_id: str) -> Any:
                 sent_log="[]",
             )
         )
-        row = conn.execute(query.with_for_update()).first()
+        row = _ROW.run(conn, {"b_id": credential_id}).first()
     return row
 
 
 def _update(conn: Connection, credential_id: str, **values: Any) -> None:
-    conn.execute(
-        credentials.update().where(credentials.c.credential_id == credential_id).values(**values)
+    _UPDATE.run(conn, {"b_id": credential_id, **values})
+
+
+# Built once, run with their parameters (see `Prepared`).
+_ROW = Prepared(
+    select(credentials).where(credentials.c.credential_id == bindparam("b_id")).with_for_update()
+)
+_UPDATE = Prepared(credentials.update().where(credentials.c.credential_id == bindparam("b_id")))
+_USED = Prepared(
+    select(usage.c.requests).where(
+        usage.c.credential_id == bindparam("b_id"), usage.c.period == bindparam("b_period")
     )
+)
 
 
 def _reserve(conn: Connection, credential_id: str, windows: Windows, now: float) -> float:
@@ -178,24 +189,26 @@ def _reserve(conn: Connection, credential_id: str, windows: Windows, now: float)
 
 
 def _used(conn: Connection, credential_id: str, period: str) -> int:
-    value = conn.execute(
-        select(usage.c.requests).where(
-            usage.c.credential_id == credential_id, usage.c.period == period
-        )
-    ).scalar_one_or_none()
+    value = _USED.run(conn, {"b_id": credential_id, "b_period": period}).scalar_one_or_none()
     return int(value or 0)
 
 
 def _count(conn: Connection, credential_id: str, period: str) -> None:
-    used = _used(conn, credential_id, period)
-    if used == 0:
-        conn.execute(usage.insert().values(credential_id=credential_id, period=period, requests=1))
-    else:
-        conn.execute(
-            usage.update()
-            .where(usage.c.credential_id == credential_id, usage.c.period == period)
-            .values(requests=used + 1)
+    """One more request in `period`, in one statement (an upsert)."""
+    _count_statement(conn.dialect.name).run(
+        conn, {"credential_id": credential_id, "period": period, "requests": 1}
+    )
+
+
+@functools.cache
+def _count_statement(dialect: str) -> Prepared:
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(usage)
+    return Prepared(
+        insert.on_conflict_do_update(
+            index_elements=[usage.c.credential_id, usage.c.period],
+            set_={"requests": usage.c.requests + 1},
         )
+    )
 
 
 def _claim(

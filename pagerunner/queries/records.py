@@ -32,6 +32,7 @@ from sqlalchemy.sql.schema import Table
 
 from pagerunner.sources.base import Record
 
+from ..sqlprepared import Prepared
 from .model import PageLog
 from .schema import pages, query_records, records
 from .tablemap import TableMap
@@ -168,7 +169,10 @@ def write_records(
 
 def insert_page_log(conn: Connection, query_id: str, log: PageLog) -> None:
     """Write the `pr_pages` row of a stored page."""
-    conn.execute(pages.insert(), {"query_id": query_id, **_PAGE_ROWS.values(log)})
+    _INSERT_PAGE.run(conn, {"query_id": query_id, **_PAGE_ROWS.values(log)})
+
+
+_INSERT_PAGE = Prepared(pages.insert())
 
 
 def stored_page(conn: Connection, query_id: str, page_number: int) -> PageLog | None:

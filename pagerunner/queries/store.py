@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, func, select
 from pagerunner.sources.base import Checkpoint, Page
 
 from ..safetext import scrub
+from ..sqlprepared import Prepared
 from ..sqlstore import Database
 from . import records as rows
 from .model import (
@@ -63,26 +64,27 @@ _progress_values = QUERY_ROWS.writer(
 
 
 def _load(conn: Connection, query_id: str, *, lock: bool = False) -> Query:
-    stmt = QUERY_ROWS.select.where(queries.c.id == query_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
+    row = (_LOAD_LOCKED if lock else _LOAD).run(conn, {"b_id": query_id}).first()
     if row is None:
         raise QueryNotFound(query_id)
     return QUERY_ROWS.load(row)
 
 
-# Values come as execution parameters, so the SQL is compiled once per set of columns.
-_UPDATE_QUERY = queries.update().where(queries.c.id == bindparam("b_id"))
+# Built once; values come as parameters, so the SQL is compiled once per set of columns.
+_LOAD = Prepared(QUERY_ROWS.select.where(queries.c.id == bindparam("b_id")))
+_LOAD_LOCKED = Prepared(
+    QUERY_ROWS.select.where(queries.c.id == bindparam("b_id")).with_for_update()
+)
+_UPDATE_QUERY = Prepared(queries.update().where(queries.c.id == bindparam("b_id")))
 
 
 def _save(conn: Connection, query: Query) -> None:
     values = QUERY_ROWS.values(query)
-    conn.execute(_UPDATE_QUERY, {"b_id": values.pop("id"), **values})
+    _UPDATE_QUERY.run(conn, {"b_id": values.pop("id"), **values})
 
 
 def _save_progress(conn: Connection, query: Query) -> None:
-    conn.execute(_UPDATE_QUERY, {"b_id": query.id, **_progress_values(query)})
+    _UPDATE_QUERY.run(conn, {"b_id": query.id, **_progress_values(query)})
 
 
 def _replayed(query: Query, log: PageLog) -> PageSaved:
