@@ -36,11 +36,6 @@ class _Row(tuple[Any, ...]):
     each statement's rows are a subclass with one property per column."""
 
     __slots__ = ()
-    _index: Mapping[str, int] = {}
-
-    @property
-    def _mapping(self) -> dict[str, Any]:
-        return {name: self[i] for name, i in self._index.items()}
 
 
 class Rows:
@@ -55,9 +50,6 @@ class Rows:
     def __iter__(self) -> Iterator[Any]:
         return iter(self._rows)
 
-    def all(self) -> list[Any]:
-        return self._rows
-
     def first(self) -> Any:
         return self._rows[0] if self._rows else None
 
@@ -68,9 +60,6 @@ class Rows:
         if len(self._rows) > 1:
             raise ValueError(f"{len(self._rows)} rows where at most one was expected")
         return self.scalar()
-
-    def scalars(self) -> list[Any]:
-        return [row[0] for row in self._rows]
 
 
 @dataclass
@@ -187,6 +176,7 @@ def _describe_rows(compiled: _Compiled, dialect: Dialect, description: Sequence[
         type_._cached_result_processor(dialect, column[1])
         for (_key, type_), column in zip(compiled.columns, description, strict=True)
     ]
-    index = {key: i for i, (key, _type) in enumerate(compiled.columns)}
-    attributes: dict[str, Any] = {key: property(itemgetter(i)) for key, i in index.items()}
-    compiled.row_class = type("Row", (_Row,), {"__slots__": (), "_index": index, **attributes})
+    attributes: dict[str, Any] = {
+        key: property(itemgetter(i)) for i, (key, _type) in enumerate(compiled.columns)
+    }
+    compiled.row_class = type("Row", (_Row,), {"__slots__": (), **attributes})

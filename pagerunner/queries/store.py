@@ -71,10 +71,9 @@ def _load(conn: Connection, query_id: str, *, lock: bool = False) -> Query:
 
 
 # Built once; values come as parameters, so the SQL is compiled once per set of columns.
-_LOAD = Prepared(QUERY_ROWS.select.where(queries.c.id == bindparam("b_id")))
-_LOAD_LOCKED = Prepared(
-    QUERY_ROWS.select.where(queries.c.id == bindparam("b_id")).with_for_update()
-)
+_LOAD_QUERY = QUERY_ROWS.select.where(queries.c.id == bindparam("b_id"))
+_LOAD = Prepared(_LOAD_QUERY)
+_LOAD_LOCKED = Prepared(_LOAD_QUERY.with_for_update())
 _UPDATE_QUERY = Prepared(queries.update().where(queries.c.id == bindparam("b_id")))
 
 
