@@ -22,11 +22,23 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ClauseElement, Connection, Executable
+from sqlalchemy import (
+    JSON,
+    BindParameter,
+    ClauseElement,
+    Connection,
+    Executable,
+    Integer,
+    bindparam,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["Prepared", "Rows"]
+__all__ = ["Prepared", "Rows", "not_among"]
 
 _Processor = Callable[[Any], Any] | None
 
@@ -95,6 +107,44 @@ class Prepared:
             rows = list(result) if result.returns_rows else []
             return Rows(rows, result.rowcount)
         return _run(conn, compiled, params)
+
+
+class _IntList(TypeDecorator[list[int]]):
+    """A list of integers as one parameter: a JSON array for SQLite, an array for PostgreSQL."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(ARRAY(Integer) if dialect.name == "postgresql" else JSON())
+
+
+class _NotAmong(ColumnElement[bool]):
+    inherit_cache = True
+
+    def __init__(self, column: ColumnElement[Any], values: BindParameter[Any]) -> None:
+        self.column, self.values = column, values
+
+
+@compiles(_NotAmong)
+def _not_among_sqlite(element: _NotAmong, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
+    return f"{column} NOT IN (SELECT value FROM json_each({values}))"
+
+
+@compiles(_NotAmong, "postgresql")
+def _not_among_postgresql(element: _NotAmong, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
+    return f"NOT ({column} = ANY({values}))"
+
+
+def not_among(column: ColumnElement[Any], key: str) -> ColumnElement[bool]:
+    """`column NOT IN (...)` with the list of integers as one parameter named `key`.
+
+    `column.not_in(values)` expands its list into one parameter per value on every
+    run, so its statement cannot be prepared; this one is compiled once.
+    """
+    return _NotAmong(column, bindparam(key, type_=_IntList()))
 
 
 def _compile(statement: Executable, dialect: Dialect, keys: list[str]) -> _Compiled | None:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Engine,
     Float,
+    Integer,
     MetaData,
     String,
     Table,
@@ -22,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from pagerunner.sqlprepared import Prepared
+from pagerunner.sqlprepared import Prepared, not_among
 from pagerunner.sqlstore import sync_url
 
 metadata = MetaData()
@@ -41,6 +42,7 @@ _SELECT = Prepared(
     .where(items.c.score >= bindparam("b_min"), items.c.flag.is_(True))
     .order_by(items.c.id)
 )
+numbered = Table("numbered", metadata, Column("id", Integer, primary_key=True))
 _INSERT = Prepared(items.insert())
 _UPDATE = Prepared(items.update().where(items.c.id == bindparam("b_id")))
 
@@ -107,3 +109,21 @@ def test_a_driver_error_is_sqlalchemys_and_leaves_the_transaction_usable(engine:
 def test_a_missing_parameter_is_named(engine: Engine) -> None:
     with engine.begin() as conn, pytest.raises(KeyError, match="b_min"):
         _SELECT.run(conn, {})
+
+
+def test_not_among_takes_the_list_as_one_parameter(engine: Engine) -> None:
+    others = Prepared(
+        select(numbered.c.id).where(not_among(numbered.c.id, "b_ids")).order_by(numbered.c.id)
+    )
+    with engine.begin() as conn:
+        conn.execute(numbered.insert(), [{"id": n} for n in range(1, 8)])
+        found = {
+            key: [r.id for r in others.run(conn, {"b_ids": ids})]
+            for key, ids in {"some": [2, 5, 6, 99], "none": [], "all": list(range(1, 8))}.items()
+        }
+        kept = conn.execute(select(numbered.c.id).where(numbered.c.id.not_in([2, 5, 6, 99])))
+        expected = sorted(r.id for r in kept)
+    assert found == {"some": [1, 3, 4, 7], "none": list(range(1, 8)), "all": []}
+    assert found["some"] == expected
+    # Compiled once for the dialect and run on the driver, lists of any length alike.
+    assert [c is not None for c in others._compiled.values()] == [True]

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..sqlprepared import Prepared
+from ..sqlprepared import Prepared, not_among
 from .store.schema import jobs as jobs_table
 
 __all__ = [
@@ -159,17 +159,38 @@ def delete_by_key(conn: Connection, dedupe_key: str) -> dict[str, Any] | None:
     return None if deleted is None else dict(deleted.data or {})
 
 
+def _due(calls: bool) -> Prepared:
+    kind = jobs_table.c.kind
+    return Prepared(
+        select(jobs_table)
+        .where(
+            jobs_table.c.available_at <= bindparam("b_now"),
+            kind == CALL if calls else kind != CALL,
+            not_among(jobs_table.c.id, "b_exclude"),
+        )
+        .order_by(jobs_table.c.score, jobs_table.c.id)
+        .limit(bindparam("b_limit"))
+    )
+
+
+_DUE_CALLS, _DUE_OTHERS = _due(calls=True), _due(calls=False)
+# ORDER BY + LIMIT walks the `available_at` index and stops at the first match
+# (a MIN() with a WHERE clause reads every row).
+_NEXT_DUE = Prepared(
+    select(jobs_table.c.available_at)
+    .where(not_among(jobs_table.c.id, "b_exclude"))
+    .order_by(jobs_table.c.available_at)
+    .limit(1)
+)
+
+
 def due_jobs(
     conn: Connection, *, now: float, exclude: Collection[int], limit: int, calls: bool
 ) -> list[Job]:
     """Due jobs, best score first: calls, or (`calls` False) the jobs that need none."""
-    kind = jobs_table.c.kind
-    query = select(jobs_table).where(
-        jobs_table.c.available_at <= now, kind == CALL if calls else kind != CALL
+    rows = (_DUE_CALLS if calls else _DUE_OTHERS).run(
+        conn, {"b_now": now, "b_exclude": list(exclude), "b_limit": limit}
     )
-    if exclude:
-        query = query.where(jobs_table.c.id.not_in(list(exclude)))
-    rows = conn.execute(query.order_by(jobs_table.c.score, jobs_table.c.id).limit(limit))
     return [
         Job(
             id=r.id,
@@ -185,10 +206,5 @@ def due_jobs(
 
 
 def next_due_at(conn: Connection, *, exclude: Collection[int]) -> float | None:
-    # ORDER BY + LIMIT walks the `available_at` index and stops at the first match
-    # (a MIN() with a WHERE clause reads every row).
-    query = select(jobs_table.c.available_at)
-    if exclude:
-        query = query.where(jobs_table.c.id.not_in(list(exclude)))
-    value = conn.execute(query.order_by(jobs_table.c.available_at).limit(1)).scalar()
+    value = _NEXT_DUE.run(conn, {"b_exclude": list(exclude)}).scalar()
     return float(value) if value is not None else None
