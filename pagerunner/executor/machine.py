@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select
 
+from ..sqlprepared import Prepared
 from . import batches, jobs
 from .config import Limits
 from .errors import InvalidEventError
@@ -94,18 +95,18 @@ class StateMachine:
         for index, raw in enumerate(checked, start=1):
             event_id = (ulid_from_seed(seed, index) if seed else None) or new_ulid()
             ids.append(event_id)
-            seen = conn.execute(select(events.c.id).where(events.c.id == event_id))
-            if seen.first() is not None:
+            if _EVENT_SEEN.run(conn, {"b_event": event_id}).first() is not None:
                 continue  # an SDK retry of a send we already processed
             payload = self._normalize(raw, event_id, now, internal=internal)
-            conn.execute(
-                events.insert().values(
-                    id=event_id,
-                    name=payload["name"],
-                    payload=payload,
-                    ts=payload["ts"],
-                    received_at=now,
-                )
+            _INSERT_EVENT.run(
+                conn,
+                {
+                    "id": event_id,
+                    "name": payload["name"],
+                    "payload": payload,
+                    "ts": payload["ts"],
+                    "received_at": now,
+                },
             )
             self._on_event(conn, event_id, payload, now, user_id=raw.get("id"))
         return ids
@@ -153,12 +154,7 @@ class StateMachine:
         return list(self.registry.matching(payload))
 
     def _match_waits(self, conn: Connection, payload: dict[str, Any], now: float) -> None:
-        rows = (
-            conn.execute(
-                select(waits).where(waits.c.event_name == payload["name"], waits.c.expires_at > now)
-            )
-        ).all()
-        for wait in rows:
+        for wait in _WAITS_FOR.run(conn, {"b_name": payload["name"], "b_now": now}):
             run = load_run(conn, wait.run_id)
             if run is None or run.status != RUNNING or not self._wait_matches(wait, run, payload):
                 continue
@@ -250,24 +246,25 @@ class StateMachine:
         run_id = new_ulid()
         correlation = event["data"].get("_inngest", {}).get("correlation_id")
         priority = priority_factor(fn.priority, event)
-        conn.execute(
-            runs.insert().values(
-                id=run_id,
-                function_id=fn.id,
-                event_id=event_id,
-                events=run_events,
-                status=RUNNING,
-                queued_at=now,
-                force_plan=False,
-                pending=[],
-                stack=[],
-                concurrency_keys=_concurrency_keys(fn, event),
-                singleton_key=singleton_key,
-                original_run_id=original_run_id,
-                correlation_id=correlation if event["name"] == INVOKED else None,
-                priority=priority,
-                batch_id=batch_id,
-            )
+        _INSERT_RUN.run(
+            conn,
+            {
+                "id": run_id,
+                "function_id": fn.id,
+                "event_id": event_id,
+                "events": run_events,
+                "status": RUNNING,
+                "queued_at": now,
+                "force_plan": False,
+                "pending": [],
+                "stack": [],
+                "concurrency_keys": _concurrency_keys(fn, event),
+                "singleton_key": singleton_key,
+                "original_run_id": original_run_id,
+                "correlation_id": correlation if event["name"] == INVOKED else None,
+                "priority": priority,
+                "batch_id": batch_id,
+            },
         )
         start_at = now if batch_id else max(now, event["ts"] / 1000)
         jobs.enqueue(
@@ -483,23 +480,26 @@ class StateMachine:
         """
         now = time.time()
         run.status = status
-        conn.execute(
-            update(runs)
-            .where(runs.c.id == run.id)
-            .values(
-                status=status,
-                output=output,
-                error=dict(error) if error else None,
-                ended_at=now,
-                started_at=run.started_at,
-            )
+        _END_RUN.run(
+            conn,
+            {
+                "b_run": run.id,
+                "status": status,
+                "output": output,
+                "error": dict(error) if error else None,
+                "ended_at": now,
+                "started_at": run.started_at,
+            },
         )
-        conn.execute(delete(jobs.jobs_table).where(jobs.jobs_table.c.run_id == run.id))
-        conn.execute(delete(waits).where(waits.c.run_id == run.id))
-        conn.execute(
-            steps.update()
-            .where(steps.c.run_id == run.id, steps.c.has_memo.is_(False))
-            .values(status="cancelled" if status == CANCELLED else "abandoned", ended_at=now)
+        _DELETE_JOBS.run(conn, {"b_run": run.id})
+        _DELETE_WAITS.run(conn, {"b_run": run.id})
+        _END_STEPS.run(
+            conn,
+            {
+                "b_run": run.id,
+                "status": "cancelled" if status == CANCELLED else "abandoned",
+                "ended_at": now,
+            },
         )
         log.info("run_finished", run_id=run.id, function_id=run.function_id, status=status)
         emitted = run_end_events(
@@ -513,6 +513,25 @@ class StateMachine:
         )
         if emitted:
             self.ingest(conn, emitted, internal=True)
+
+
+# The statements of a run's start and end, built once (see `sqlprepared`).
+_EVENT_SEEN = Prepared(select(events.c.id).where(events.c.id == bindparam("b_event")))
+_INSERT_EVENT = Prepared(events.insert())
+_WAITS_FOR = Prepared(
+    select(waits).where(
+        waits.c.event_name == bindparam("b_name"), waits.c.expires_at > bindparam("b_now")
+    )
+)
+_INSERT_RUN = Prepared(runs.insert())
+_END_RUN = Prepared(runs.update().where(runs.c.id == bindparam("b_run")))
+_DELETE_JOBS = Prepared(
+    delete(jobs.jobs_table).where(jobs.jobs_table.c.run_id == bindparam("b_run"))
+)
+_DELETE_WAITS = Prepared(delete(waits).where(waits.c.run_id == bindparam("b_run")))
+_END_STEPS = Prepared(
+    steps.update().where(steps.c.run_id == bindparam("b_run"), steps.c.has_memo.is_(False))
+)
 
 
 def _concurrency_keys(fn: FunctionDef, event: Mapping[str, Any]) -> list[list[Any]]:
