@@ -7,8 +7,10 @@ temporary directory) at several levels of runs in flight, 5 steps per run, again
 installed:
 
 * steps/s per level and contender: runs x steps / wall time of a batch started at once;
-  at the small levels the batch is repeated until it makes MIN_STEPS steps (never more
-  runs in flight than the level); the median of R rounds, contenders alternating;
+  at the small levels the batch is repeated until it makes as many steps as the largest
+  level's batch (`--min-steps`; never more runs in flight than the level), so that every
+  level does the same work on a database that grows as much; the median of R rounds,
+  contenders alternating;
 * the ratio of each level to the best level of the same contender;
 * RSS growth: the process's resident memory sampled every 50 ms in a background thread,
   peak during the level minus the reading right before it (after a warm-up batch).
@@ -19,7 +21,7 @@ what an earlier, larger level freed) is never counted in the other's or in a lat
 level's growth, and every level starts from an empty database.
 
     uv run --group bench python bench/scaling_curve.py [--levels 1,10,100,1000] [--steps 5]
-        [--repeat 3] [--json PATH]
+        [--repeat 3] [--min-steps N] [--json PATH]
 
 Without the `bench` group it measures pagerunner alone. It prints PASS/FAIL against the
 issue's targets but always exits 0.
@@ -68,7 +70,6 @@ from pagerunner.executor import ExecutorConfig
 
 TARGET_VS_BEST = 0.8  # steps/s at the largest level / the best level (pagerunner)
 TARGET_RSS_GROWTH_MB = 50.0  # RSS growth at the largest level (pagerunner)
-MIN_STEPS = 200  # a small level's batch is repeated until this many steps
 WARM_RUNS = 5
 SAMPLE_S = 0.05
 CHILD_TIMEOUT_S = 900.0
@@ -80,10 +81,12 @@ BatchMaker = Callable[[int], Awaitable[Batch]]
 # -- one measurement, in a child process -------------------------------------------------
 
 
-async def measure_level(make_batch: BatchMaker, level: int, steps: int) -> dict[str, Any]:
-    """Batches of `level` runs until MIN_STEPS steps; RSS sampled throughout."""
+async def measure_level(
+    make_batch: BatchMaker, level: int, steps: int, min_steps: int
+) -> dict[str, Any]:
+    """Batches of `level` runs until `min_steps` steps; RSS sampled throughout."""
     await make_batch(min(level, WARM_RUNS))
-    batches = max(1, math.ceil(MIN_STEPS / (level * steps)))
+    batches = max(1, math.ceil(min_steps / (level * steps)))
     gc.collect()
     before = rss_bytes()
     with RssSampler(interval_s=SAMPLE_S) as sampler:
@@ -102,7 +105,9 @@ async def measure_level(make_batch: BatchMaker, level: int, steps: int) -> dict[
     }
 
 
-async def pagerunner_child(level: int, steps: int, max_inflight: int) -> dict[str, Any]:
+async def pagerunner_child(
+    level: int, steps: int, min_steps: int, max_inflight: int
+) -> dict[str, Any]:
     app, recorder, _body, port = bench_app()
     with tempfile.TemporaryDirectory(prefix="pagerunner-curve-") as tmp:
         db_url = str(Path(tmp) / "bench.db")
@@ -111,10 +116,10 @@ async def pagerunner_child(level: int, steps: int, max_inflight: int) -> dict[st
             def batch(n: int) -> Awaitable[Batch]:
                 return executor_batch(executor, recorder, n, steps, timings=False)
 
-            return await measure_level(batch, level, steps)
+            return await measure_level(batch, level, steps, min_steps)
 
 
-async def dbos_child(level: int, steps: int) -> dict[str, Any]:
+async def dbos_child(level: int, steps: int, min_steps: int) -> dict[str, Any]:
     recorder = Recorder()
     with tempfile.TemporaryDirectory(prefix="pagerunner-curve-") as tmp:
         url = dbos_contender.sqlite_url(Path(tmp) / "dbos.db")
@@ -123,16 +128,16 @@ async def dbos_child(level: int, steps: int) -> dict[str, Any]:
             def batch(n: int) -> Awaitable[Batch]:
                 return dbos_recorded_batch(recorder, n, steps)
 
-            return {**await measure_level(batch, level, steps), "settings": settings}
+            return {**await measure_level(batch, level, steps, min_steps), "settings": settings}
 
 
 def child_main(args: argparse.Namespace) -> int:
     quiet_logs()
     who, level = args.child[0], int(args.child[1])
     if who == "dbos":
-        found = asyncio.run(dbos_child(level, args.steps))
+        found = asyncio.run(dbos_child(level, args.steps, args.min_steps))
     else:
-        found = asyncio.run(pagerunner_child(level, args.steps, args.max_inflight))
+        found = asyncio.run(pagerunner_child(level, args.steps, args.min_steps, args.max_inflight))
     args.child_out.write_text(json.dumps(found))
     return 0
 
@@ -151,6 +156,8 @@ def run_child(who: str, level: int, args: argparse.Namespace, out: Path) -> dict
         str(out),
         "--steps",
         str(args.steps),
+        "--min-steps",
+        str(args.min_steps),
         "--max-inflight",
         str(args.max_inflight),
     ]
@@ -259,7 +266,8 @@ def render(s: dict[str, Any]) -> str:
     lines = [
         "",
         f"Scaling curve: {', '.join(map(str, c['levels']))} runs in flight x {c['steps']} steps, "
-        f"{c['repeat']} rounds, each in a fresh process, max_inflight {c['max_inflight']}",
+        f"{c['repeat']} rounds, each in a fresh process, max_inflight {c['max_inflight']}, "
+        f"at least {c['min_steps']} steps per level",
         f"machine: {m['cpus']} cpus, Python {m['python']}, {m['store']}, "
         f"load before {m['load_before']}, after {m['load_after']}",
     ]
@@ -305,6 +313,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=5, help="sequential steps per run")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per level and contender")
     parser.add_argument(
+        "--min-steps",
+        type=int,
+        default=None,
+        help="a level's batch is repeated until it makes this many steps "
+        "(default: as many as the largest level makes)",
+    )
+    parser.add_argument(
         "--max-inflight",
         type=int,
         default=ExecutorConfig.max_inflight,
@@ -319,6 +334,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if min(args.steps, args.repeat, *args.levels) < 1:
         parser.error("--levels, --steps and --repeat must be >= 1")
+    if args.min_steps is None:
+        args.min_steps = args.levels[-1] * args.steps
     if args.dbos and dbos_contender is None:
         print(DBOS_MISSING, file=sys.stderr)
         args.dbos = False
