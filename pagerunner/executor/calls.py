@@ -88,16 +88,18 @@ def build_request(
         "use_api": False,
         "stack": {"stack": list(stack), "current": len(stack)},
     }
+    # Each event once: an array's JCS form is its elements' joined by commas, in brackets.
+    each = [canonical_json(e) for e in events]
     # The payload's keys in JCS order (by UTF-16 code units): ctx, event, events, steps, ...
     body = b"".join(
         (
             b'{"ctx":',
             canonical_json(ctx),
             b',"event":',
-            canonical_json(events[0]),
-            b',"events":',
-            canonical_json(list(events)),
-            b',"steps":',
+            each[0],
+            b',"events":[',
+            b",".join(each),
+            b'],"steps":',
             _steps_json(memo),
             b',"use_api":false,"version":',
             str(request_version).encode(),

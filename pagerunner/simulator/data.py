@@ -61,16 +61,31 @@ def _location_identity(location: str) -> str:
 
 def record(q: str, location: str, position: int) -> dict[str, Any]:
     """The record at `position` (1-based) of the results for `(q, location)`."""
-    identity = f"{query_identity(q)}|{_location_identity(location)}|{position}".encode()
+    return records(q, location, position, position + 1)[0]
+
+
+def records(q: str, location: str, start: int, stop: int) -> list[dict[str, Any]]:
+    """Records at positions `start..stop-1` (1-based)."""
+    query = query_identity(q)
+    words = query.split()[:3]
+    subject = " ".join(w.capitalize() for w in words)
+    key = f"{query}|{_location_identity(location)}|"
+    return [_record(q, location, position, key, subject) for position in range(start, stop)]
+
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def _record(q: str, location: str, position: int, key: str, subject: str) -> dict[str, Any]:
+    identity = f"{key}{position}".encode()
     record_id = "pl_" + hashlib.sha1(identity, usedforsecurity=False).hexdigest()[:16]
     picks = _Picks(hashlib.sha256(identity).digest())
-    words = query_identity(q).split()[:3]
-    subject = " ".join(w.capitalize() for w in words) or picks.choice(_FALLBACK_SUBJECTS)
+    subject = subject or picks.choice(_FALLBACK_SUBJECTS)
     prefix, suffix = picks.choice(_PREFIXES), picks.choice(_SUFFIXES)
     name = f"{prefix} {subject} {suffix}"
     city = location.strip() or picks.choice(_CITIES)
     street = f"{picks.number(1, 9999)} {picks.choice(_STREETS)} {picks.choice(_STREET_TYPES)}"
-    slug = re.sub(r"[^a-z0-9]+", "", f"{prefix}{subject}{suffix}".lower())
+    slug = _NOT_SLUG.sub("", f"{prefix}{subject}{suffix}".lower())
     return {
         "id": record_id,
         "name": name,
@@ -85,11 +100,6 @@ def record(q: str, location: str, position: int) -> dict[str, Any]:
         "location": location,
         "position": position,
     }
-
-
-def records(q: str, location: str, start: int, stop: int) -> list[dict[str, Any]]:
-    """Records at positions `start..stop-1` (1-based)."""
-    return [record(q, location, position) for position in range(start, stop)]
 
 
 class _Picks:
