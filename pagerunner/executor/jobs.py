@@ -151,6 +151,14 @@ def delete_job(conn: Connection, job_id: int) -> bool:
     return bool(result.rowcount)
 
 
+def delete_for_run(conn: Connection, run_id: str) -> None:
+    """Delete every job of a run (it ended)."""
+    _DELETE_FOR_RUN.run(conn, {"b_run": run_id})
+
+
+_DELETE_FOR_RUN = Prepared(delete(jobs_table).where(jobs_table.c.run_id == bindparam("b_run")))
+
+
 def delete_by_key(conn: Connection, dedupe_key: str) -> dict[str, Any] | None:
     """Delete the job with this key; returns its data ({} without), None when there was none."""
     deleted = conn.execute(

@@ -491,7 +491,7 @@ class StateMachine:
                 "started_at": run.started_at,
             },
         )
-        _DELETE_JOBS.run(conn, {"b_run": run.id})
+        jobs.delete_for_run(conn, run.id)
         _DELETE_WAITS.run(conn, {"b_run": run.id})
         _END_STEPS.run(
             conn,
@@ -525,9 +525,6 @@ _WAITS_FOR = Prepared(
 )
 _INSERT_RUN = Prepared(runs.insert())
 _END_RUN = Prepared(runs.update().where(runs.c.id == bindparam("b_run")))
-_DELETE_JOBS = Prepared(
-    delete(jobs.jobs_table).where(jobs.jobs_table.c.run_id == bindparam("b_run"))
-)
 _DELETE_WAITS = Prepared(delete(waits).where(waits.c.run_id == bindparam("b_run")))
 _END_STEPS = Prepared(
     steps.update().where(steps.c.run_id == bindparam("b_run"), steps.c.has_memo.is_(False))

@@ -21,10 +21,10 @@ MEMOS = {
 }
 
 
-def request(memo: dict[str, object]) -> bytes:
+def request(memo: dict[str, object], events: list[dict[str, object]] | None = None) -> bytes:
     body, _ = build_request(
         run_id="run",
-        events=[EVENT],
+        events=events or [EVENT],
         memo=memo,
         stack=list(memo),
         attempt=2,
@@ -100,20 +100,12 @@ async def test_the_edge_checks_a_request_from_outside_not_the_executors_own_call
         outside = await c.post("/echo", content=body, headers=headers)
     assert outside.status_code == 422
     assert "5" in outside.text
+    assert outside.json()["detail"][0]["loc"] == ["body", "text"]
 
 
 def test_a_batchs_events_are_the_canonical_array() -> None:
     second = {"name": "app/go", "data": {"b": 2, "a": [0.5]}, "id": "02", "ts": 2, "user": {}}
-    body, _ = build_request(
-        run_id="run",
-        events=[EVENT, second],
-        memo={},
-        stack=[],
-        attempt=0,
-        max_attempts=1,
-        force_plan=False,
-        signing_key=None,
-    )
+    body = request({}, events=[EVENT, second])
     assert body == canonical_json(json.loads(body))
     assert json.loads(body)["events"] == [EVENT, second]
     assert json.loads(body)["event"] == EVENT
