@@ -68,6 +68,10 @@ STEP_RETRIES = 3
 #: A reserved slot at most this far ahead is waited for inside the page step; a later
 #: one is slept for durably (a step of its own), so a waiting query holds no worker long.
 INLINE_SLOT_WAIT_S = 1.0
+#: The durable sleep between two pages ends this much before the next page is due (a
+#: tenth of the delay at most); the page step waits out the rest before it fetches, so
+#: the wake-up's own latency is not added to every page (see `_delay`).
+WAKE_LEAD_S = 0.1
 #: The most steps one page takes: a page step that reserves a later slot, the durable
 #: sleep until it, the page step that fetches, and the delay (or rate-limit wait) after it.
 STEPS_PER_PAGE = 4
@@ -207,9 +211,17 @@ class QueryRunner:
         return page_cap(self.sources.get(query.source), self.settings)
 
     async def page(
-        self, query_id: str, page_number: int, take_slot: bool = False
+        self,
+        query_id: str,
+        page_number: int,
+        take_slot: bool = False,
+        not_before: float | None = None,
     ) -> dict[str, Any]:
         """Fetch one page and store it; returns what the loop should do next.
+
+        The page waits here until `not_before` (epoch seconds: the end of the page
+        delay, which the loop's durable sleep ends a little early) before anything
+        else, so its request never leaves sooner than the delay allows.
 
         With `take_slot` (a paced source), the page first reserves its request
         slot of the credential (`CredentialLimiter.reserve`). A slot at most
@@ -227,6 +239,7 @@ class QueryRunner:
         (same attempt) reserves again: that wastes at most one slot, never lets a
         request exceed the limit.
         """
+        await _sleep_until(not_before)
         query = await self.store.get(query_id)
         if query.status != QueryStatus.RUNNING:
             return {"next": "stop", "status": query.status.value}
@@ -293,6 +306,7 @@ class QueryRunner:
         return {
             "next": "continue" if saved.has_more else "done",
             "inserted": saved.inserted,
+            "sent_at": left_at,
             "answered_at": answered_at,  # the delay before the next page counts from it
         }
 
@@ -456,14 +470,20 @@ async def _page_loop(
     page_number, tries = int(begin["page"]), 0
     paced = bool(begin.get("paced", True))  # runs started before "paced" existed took slots
     share = _Share(int(begin.get("pages_per_run", DEFAULT_PAGES_PER_RUN)))
-    take_slot = paced
+    take_slot, not_before = paced, None
     while not begin["exhausted"]:
         if share.spent and take_slot == paced:  # never while holding a reserved slot
+            await _sleep_until(not_before)  # the next run's first page must not leave early
             return await _hand_over(ctx, query_id, page_number)
         step_id = f"page-{page_number}-{tries}" if tries else f"page-{page_number}"
         try:
             result = await ctx.step.run(
-                step_id, runner.page, query_id, page_number, take_slot and ctx.attempt == 0
+                step_id,
+                runner.page,
+                query_id,
+                page_number,
+                take_slot and ctx.attempt == 0,
+                not_before,
             )
         except inngest.StepError as err:  # retries exhausted on a transient error
             failed = await ctx.step.run("fail", runner.fail, query_id, err.message)
@@ -486,7 +506,8 @@ async def _page_loop(
         page_number, tries, take_slot = page_number + 1, 0, paced
         share.pages += 1
         if begin["delay_s"] > 0:
-            await _delay(ctx, page_number, float(begin["delay_s"]), result.get("answered_at"))
+            delay_s, answered_at = float(begin["delay_s"]), result.get("answered_at")
+            not_before = await _delay(ctx, page_number, delay_s, answered_at)
             share.steps += 1
     final = await ctx.step.run("complete", runner.complete, query_id)
     if "deliver" in final:  # the load is a run of deliver-query, one per destination at a time
@@ -521,17 +542,29 @@ async def _notify(
 
 async def _delay(
     ctx: inngest.Context, page_number: int, delay_s: float, answered_at: float | None
-) -> None:
-    """Sleep durably until `delay_s` after the provider answered the page before.
+) -> float:
+    """Sleep durably until shortly before `delay_s` after the provider answered the page
+    before; returns when the delay ends (the next page step waits for it).
 
     Counted from the answer (the page step's memo), not from when the sleep is
     reached: the call that reaches it and the wake-up after it take time of their
-    own, and a busy executor would otherwise add that time to every page. A page
-    memo from before `answered_at` existed sleeps the whole delay.
+    own, and a busy executor would otherwise add that time to every page. For the
+    same reason the sleep ends `WAKE_LEAD_S` (a tenth of the delay at most) early:
+    the wake-up and the call into the page step happen within that lead, and the
+    page step waits out what is left. A page memo from before `answered_at`
+    existed sleeps the whole delay from when the sleep is reached.
     """
-    answered = time.time() if answered_at is None else answered_at
-    until = datetime.datetime.fromtimestamp(answered + delay_s, UTC)
+    due = (time.time() if answered_at is None else answered_at) + delay_s
+    lead = min(WAKE_LEAD_S, delay_s / 10)
+    until = datetime.datetime.fromtimestamp(due - lead, UTC)
     await ctx.step.sleep_until(f"delay-{page_number}", until)
+    return due
+
+
+async def _sleep_until(at: float | None) -> None:
+    """Wait in place (not durably) until `at`, epoch seconds; None: do not wait."""
+    if at is not None and (left := at - time.time()) > 0:
+        await asyncio.sleep(left)
 
 
 async def _wait(ctx: inngest.Context, page_number: int, tries: int, result: dict[str, Any]) -> int:

@@ -227,15 +227,20 @@ async def test_a_hand_over_sent_twice_starts_one_run_and_a_stray_one_takes_nothi
 async def test_a_pages_delay_counts_from_the_providers_answer_to_the_page_before(
     tmp_path: Path,
 ) -> None:
-    settings = fast_settings(str(tmp_path / "p.db"), page_delay_s=0.3)
+    settings = fast_settings(str(tmp_path / "p.db"), page_delay_s=0.3, pages_per_run=2)
     async with running_app(settings) as app:
         query_id = await app.run("answered total:80")
         done = await app.until(query_id, timeout_s=30)
         assert done["status"] == "completed" and done["pages_fetched"] == 4
-        (run,) = await chain(app, query_id)
-        steps = (await app.executor_api.get(f"/v1/runs/{run['run_id']}/steps")).json()["data"]
-    by_name = {s["name"]: s for s in steps}
+        by_name = {}
+        for run in await chain(app, query_id):
+            listed = await app.executor_api.get(f"/v1/runs/{run['run_id']}/steps")
+            by_name |= {s["name"]: s for s in listed.json()["data"] if s["name"] != "start"}
     for n in range(2, 5):
         answered = by_name[f"page-{n - 1}"]["output"]["answered_at"]
-        # Not from when the sleep was reached: the call that reached it came later.
-        assert by_name[f"delay-{n}"]["opts"]["until"] == pytest.approx(answered + 0.3, abs=1e-3)
+        # Not from when the sleep was reached: the call that reached it came later. The
+        # sleep ends a tenth of the delay early; the page step waits out the rest.
+        until = answered + 0.3 - 0.03
+        assert by_name[f"delay-{n}"]["opts"]["until"] == pytest.approx(until, abs=1e-3)
+        # Page 3 is the next run's first: the hand-over waits out the rest as well.
+        assert by_name[f"page-{n}"]["output"]["sent_at"] >= answered + 0.3
