@@ -9,6 +9,7 @@ the static files and `/api/inngest` requires it (see `guard`), `/metrics` includ
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import inngest.fast_api
 from fastapi import FastAPI
@@ -95,4 +96,20 @@ def create_app(settings: Settings) -> FastAPI:
     for route in app.routes:  # the engine's protocol, not part of pagerunner's API
         if isinstance(route, APIRoute) and route.path == INNGEST_PATH:
             route.include_in_schema = False
+    app.state.engine_app = _engine_app(client, functions, signed)
     return app
+
+
+def _engine_app(
+    client: inngest.Inngest, functions: list[inngest.Function[Any]], signed: bool
+) -> FastAPI:
+    """The serve endpoint alone, for the embedded executor's calls in this process.
+
+    It is never bound to a socket, so it needs neither the guard nor the input
+    checks of the edge (the executor built the body; the SDK parses it and, signed,
+    verifies it), and a call does not walk the API's routes to reach it: that
+    walk and those layers cost as much CPU as the SDK's own handling of a call.
+    """
+    engine_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    inngest.fast_api.serve(engine_app, client, functions, enable_unauthed_sync=not signed)
+    return engine_app

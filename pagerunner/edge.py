@@ -16,10 +16,8 @@ or the field:
 
 A 422 has FastAPI's shape (`{"detail": [{"loc": [...], "msg": ..., "type": ...}]}`),
 so clients see one kind of validation error whichever layer refused them.
-Routes then parse bodies that are known to be bounded. A request made in the
-same process by code that built its body itself (the embedded executor's calls)
-carries the ASGI scope extension `IN_PROCESS` and is passed by: a server fills a
-scope's `extensions` itself, so no request from outside can carry it.
+Routes then parse bodies that are known to be bounded. (The embedded executor's
+calls do not come through here: they go to an app of their own, see `app`.)
 `SafeJSONResponse` renders stored values that are not valid JSON text (see
 `safetext`).
 """
@@ -41,9 +39,6 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .safetext import json_text
-
-#: The ASGI scope extension of a request made in process with a body built there.
-IN_PROCESS = "pagerunner.in_process"
 
 __all__ = [
     "EDGE_RESPONSES",
@@ -163,8 +158,8 @@ class BoundedInput:
     validators: dict[str, Callable[[Scope, Any], None]] = field(default_factory=dict)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or IN_PROCESS in scope.get("extensions", {}):
-            await self.app(scope, receive, send)  # not a request, or the executor's own call
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
         path: str = scope["path"]
         limits = _by_prefix(self.overrides, path) or self.limits

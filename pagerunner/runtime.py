@@ -86,7 +86,11 @@ async def running_pagerunner(
                 clock=clock,
             )
             executor = await stack.enter_async_context(
-                running_executor(config, port=settings.executor_port, asgi_apps={local_origin: app})
+                running_executor(
+                    config,
+                    port=settings.executor_port,
+                    asgi_apps={local_origin: app.state.engine_app},
+                )
             )
         await stack.enter_async_context(serve_http(app, host=settings.host, port=settings.port))
         stack.push_async_callback(services.drain)  # sends in flight finish before the engine stops

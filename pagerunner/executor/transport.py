@@ -18,7 +18,6 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from ..edge import IN_PROCESS
 from .errors import TransportError
 
 __all__ = ["AppResponse", "AppTransport"]
@@ -96,7 +95,6 @@ async def _call_asgi(
         ],
         "client": ("127.0.0.1", 0),
         "server": (host, port),
-        "extensions": {IN_PROCESS: {}},  # a body the executor built: not checked again
     }
     answered = asyncio.Event()
     request_sent = False

@@ -8,7 +8,9 @@ guessed key.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -71,18 +73,35 @@ async def test_keys_are_derived_from_the_token_and_kept_out_of_sight() -> None:
     assert KEYS.signing_key not in repr(settings) and KEYS.event_key not in repr(settings)
 
 
+@contextlib.asynccontextmanager
+async def _entrance(app: App, which: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over HTTP, or the engine app the embedded executor calls in process."""
+    if which == "http":
+        yield app.api
+        return
+    transport = httpx.ASGITransport(app=app.runtime.app.state.engine_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        yield client
+
+
+@pytest.mark.parametrize("which", ["http", "in-process"])
 @pytest.mark.parametrize("signature", [None, "wrong"])
 async def test_an_unsigned_or_wrongly_signed_call_runs_nothing(
-    signed: App, signature: str | None
+    signed: App, signature: str | None, which: str
 ) -> None:
     query_id = await _pending_query(signed)
     body = canonical_json(_call_body(query_id))
     headers = {"content-type": "application/json"}
     if signature == "wrong":
         headers["x-inngest-signature"] = sign(body, "signkey-prod-" + "ab" * 32)
-    response = await signed.api.post(
-        "/api/inngest", params={"fnId": FN, "stepId": "step"}, content=body, headers=headers
-    )
+    async with _entrance(signed, which) as client:
+        response = await client.post(
+            "/api/inngest", params={"fnId": FN, "stepId": "step"}, content=body, headers=headers
+        )
+        # The engine app serves the protocol and nothing else.
+        assert (await client.get("/api/queries", headers=BEARER)).status_code == (
+            200 if which == "http" else 404
+        )
     assert response.status_code == 401
     _no_internals(response)
     query = (await signed.api.get(f"/api/queries/{query_id}", headers=BEARER)).json()

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import json
 
-import httpx
-from fastapi import FastAPI, Request
-
-from pagerunner.edge import InputLimits, install_edge
 from pagerunner.executor.calls import RawJSON, build_request, interpret
 from pagerunner.executor.signing import canonical_json
-from pagerunner.executor.transport import AppResponse, AppTransport
+from pagerunner.executor.transport import AppResponse
 
 EVENT = {"name": "app/go", "data": {"steps": {}, "é": [1.0, None]}, "id": "01", "ts": 1, "user": {}}
 MEMOS = {
@@ -75,32 +71,6 @@ def test_the_version_an_app_answers_is_read_as_inngest_reads_it() -> None:
     assert answered("2") == 2
     assert answered(None) == 0  # Go's strconv.Atoi("") fails: 0
     assert answered("two") == 0
-
-
-async def test_the_edge_checks_a_request_from_outside_not_the_executors_own_call() -> None:
-    """An in-process call carries the scope extension that the app's edge passes by; the
-    same body over a server-like transport (httpx's, no extension) is checked and refused."""
-    app = FastAPI()
-    install_edge(app, InputLimits(max_text_chars=5))
-
-    @app.post("/echo")
-    async def echo(request: Request) -> dict[str, int]:
-        return {"bytes": len(await request.body())}
-
-    body = json.dumps({"text": "longer than five"}).encode()
-    headers = {"content-type": "application/json"}
-    transport = AppTransport(asgi_apps={"http://app.test": app})
-    try:
-        inside = await transport.request("POST", "http://app.test/echo", body=body, headers=headers)
-    finally:
-        await transport.aclose()
-    assert (inside.status, json.loads(inside.body)) == (200, {"bytes": len(body)})
-    outside_transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=outside_transport, base_url="http://app.test") as c:
-        outside = await c.post("/echo", content=body, headers=headers)
-    assert outside.status_code == 422
-    assert "5" in outside.text
-    assert outside.json()["detail"][0]["loc"] == ["body", "text"]
 
 
 def test_a_batchs_events_are_the_canonical_array() -> None:
