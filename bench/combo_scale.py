@@ -491,7 +491,8 @@ def render(s: dict[str, Any]) -> str:
         "",
         f"Combo scale: combos of {', '.join(map(str, c['combos']))} queries {shape}, "
         "demo source unlimited"
-        + (", simulator in a process of its own" if c.get("simulator_apart") else ""),
+        + (", simulator in a process of its own" if c.get("simulator_apart") else "")
+        + (", executor in a process of its own" if c.get("executor_apart") else ""),
         f"machine: {m['cpus']} cpus, Python {m['python']}, {m['store']}, "
         f"load before {m['load_before']}, after {s['machine_load_after']}",
         f"idle probe: first page p50 {ip['p50']:.3f}s, completed p50 {ic['p50']:.3f}s "
@@ -529,6 +530,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=3,
         help="unpaced: rounds of each combo size, the sizes alternating (the median is shown)",
     )
+    parser.add_argument(
+        "--executor-apart",
+        action="store_true",
+        help="run the executor in its own process (pagerunner executor), not in serve",
+    )
     parser.add_argument("--probe-window", type=float, default=20.0, help="paced: seconds")
     parser.add_argument("--probe-every", type=float, default=1.0, help="paced: seconds")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per combo")
@@ -548,7 +554,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with (
         tempfile.TemporaryDirectory(prefix="pagerunner-combo-") as tmp,
         running_serve(
-            Path(tmp), page_delay_s=args.page_delay, simulator_apart=args.simulator_apart
+            Path(tmp),
+            page_delay_s=args.page_delay,
+            simulator_apart=args.simulator_apart,
+            executor_apart=args.executor_apart,
         ) as server,
     ):
         res = asyncio.run(measure(server, args))

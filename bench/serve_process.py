@@ -66,14 +66,23 @@ def running_serve(
     extra_env: Mapping[str, str] | None = None,
     *,
     simulator_apart: bool = False,
+    executor_apart: bool = False,
 ) -> Iterator[Server]:
     """`python -m pagerunner serve` in `tmp`; terminated (then killed) on the way out.
     `extra_env` is added last (e.g. PAGERUNNER_PAGES_PER_RUN, a known executor port).
     With `simulator_apart` the simulated provider runs in a process of its own
-    (`pagerunner demo-api`, as a real provider is not in serve's process)."""
+    (`pagerunner demo-api`, as a real provider is not in serve's process); with
+    `executor_apart` the executor does (`pagerunner executor`, its own SQLite file,
+    started first), and serve uses it through PAGERUNNER_EXECUTOR_URL."""
     port = free_port()
     env = {**serve_env(tmp, port, page_delay_s), **(extra_env or {})}
     with contextlib.ExitStack() as stack:
+        if executor_apart:
+            executor_port = env["PAGERUNNER_EXECUTOR_PORT"]
+            env["PAGERUNNER_EXECUTOR_URL"] = f"http://127.0.0.1:{executor_port}"
+            executor = ["executor", "--port", executor_port, "--db", str(tmp / "executor.db")]
+            executor += ["-u", f"http://127.0.0.1:{port}/api/inngest", "--log-level", "warning"]
+            stack.callback(stop, start(executor, env, tmp / "executor.log", tmp))
         if simulator_apart:
             env["PAGERUNNER_DEMO"] = "false"  # the demo source still asks PAGERUNNER_DEMO_PORT
             demo = ["demo-api", "--port", env["PAGERUNNER_DEMO_PORT"]]
