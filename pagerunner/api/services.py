@@ -122,9 +122,10 @@ class Services:
         try:
             await self.client.send([execute_event(q.id, q.runs, priority) for q in queries])
         except Exception as exc:  # the SDK raises its own error types for transport failures
-            ids = ", ".join(q.id for q in queries)
-            log.error("schedule_failed", queryIds=ids, error=str(exc))
-            what = f"query {ids} is" if len(queries) == 1 else f"queries {ids} are"
+            ids = [q.id for q in queries]
+            log.error("schedule_failed", queryIds=", ".join(ids), error=str(exc))
+            named = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+            what = f"query {named} is" if len(ids) == 1 else f"queries {named} are"
             raise SchedulingError(
                 f"{what} saved but the engine did not accept it ({exc}); "
                 "it will be scheduled again when pagerunner restarts"

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from pagerunner.api.services import SchedulingError
+
 from .conftest import App
 
 
@@ -69,3 +75,43 @@ async def test_combos_are_validated_before_anything_is_created(app: App) -> None
     assert (await app.api.post("/api/combos", json=empty)).status_code == 422
     assert (await app.api.get("/api/queries")).json()["total"] == 0
     assert (await app.api.get("/api/combos/NOPE")).status_code == 404
+
+
+async def test_a_combos_queries_reach_the_engine_a_hundred_per_request(app: App) -> None:
+    """One request per 100 queries: a combo of 1,000 sent as 1,000 requests once held
+    the event loop for 30 s (docs/benchmarks.md)."""
+    client = app.runtime.services.client
+    sent: list[list[str]] = []
+    send = client.send
+
+    async def counting_send(events: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append([e.data["queryId"] for e in events])
+        return await send(events, *args, **kwargs)
+
+    client.send = counting_send  # type: ignore[method-assign]
+    try:
+        body = {"source": "demo", "params": {"q": [f"chunk {i} total:20" for i in range(250)]}}
+        response = await app.api.post("/api/combos", json=body)
+        assert response.status_code == 202, response.text
+        created = response.json()
+        for query_id in created["query_ids"]:
+            await app.until(query_id, timeout_s=120)
+    finally:
+        client.send = send  # type: ignore[method-assign]
+    assert [len(chunk) for chunk in sent] == [100, 100, 50]
+    assert [q for chunk in sent for q in chunk] == created["query_ids"]
+
+
+async def test_an_engine_that_refuses_a_chunk_is_reported_with_a_few_of_its_ids(app: App) -> None:
+    services = app.runtime.services
+    queries = [await services.store.create("demo", {"q": f"refused {i}"}) for i in range(5)]
+
+    async def refusing_send(events: Any, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("connection refused")
+
+    services.client.send = refusing_send  # type: ignore[method-assign]
+    with pytest.raises(SchedulingError) as raised:
+        await services.schedule(*queries)
+    ids = [q.id for q in queries]
+    assert str(raised.value).startswith(f"queries {ids[0]}, {ids[1]}, {ids[2]} and 2 more are")
+    assert "connection refused" in str(raised.value) and ids[3] not in str(raised.value)
