@@ -542,7 +542,7 @@ async def _notify(
 
 async def _delay(
     ctx: inngest.Context, page_number: int, delay_s: float, answered_at: float | None
-) -> float:
+) -> float | None:
     """Sleep durably until shortly before `delay_s` after the provider answered the page
     before; returns when the delay ends (the next page step waits for it).
 
@@ -552,12 +552,17 @@ async def _delay(
     same reason the sleep ends `WAKE_LEAD_S` (a tenth of the delay at most) early:
     the wake-up and the call into the page step happen within that lead, and the
     page step waits out what is left. A page memo from before `answered_at`
-    existed sleeps the whole delay from when the sleep is reached.
+    existed sleeps the whole delay from when the sleep is reached, and returns
+    None (a replay would read a later clock: nothing is left to wait out).
     """
-    due = (time.time() if answered_at is None else answered_at) + delay_s
+    step_id = f"delay-{page_number}"
+    if answered_at is None:
+        until = datetime.datetime.fromtimestamp(time.time() + delay_s, UTC)
+        await ctx.step.sleep_until(step_id, until)
+        return None
+    due = answered_at + delay_s
     lead = min(WAKE_LEAD_S, delay_s / 10)
-    until = datetime.datetime.fromtimestamp(due - lead, UTC)
-    await ctx.step.sleep_until(f"delay-{page_number}", until)
+    await ctx.step.sleep_until(step_id, datetime.datetime.fromtimestamp(due - lead, UTC))
     return due
 
 

@@ -244,3 +244,29 @@ async def test_a_pages_delay_counts_from_the_providers_answer_to_the_page_before
         assert by_name[f"delay-{n}"]["opts"]["until"] == pytest.approx(until, abs=1e-3)
         # Page 3 is the next run's first: the hand-over waits out the rest as well.
         assert by_name[f"page-{n}"]["output"]["sent_at"] >= answered + 0.3
+
+
+async def test_a_page_memo_without_answered_at_sleeps_the_whole_delay_and_no_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memos from before `answered_at` existed: the sleep counts from when it is reached,
+    and the next page does not wait again on a replay's later clock."""
+    page = functions.QueryRunner.page
+
+    async def page_of_old(self: functions.QueryRunner, *args: Any) -> dict[str, Any]:
+        result = await page(self, *args)
+        result.pop("answered_at", None)
+        return result
+
+    monkeypatch.setattr(functions.QueryRunner, "page", page_of_old)
+    async with running_app(fast_settings(str(tmp_path / "p.db"), page_delay_s=0.3)) as app:
+        query_id = await app.run("oldmemo total:60")
+        done = await app.until(query_id, timeout_s=30)
+        assert done["status"] == "completed" and done["pages_fetched"] == 3
+        (run,) = await chain(app, query_id)
+        steps = (await app.executor_api.get(f"/v1/runs/{run['run_id']}/steps")).json()["data"]
+    by_name = {s["name"]: s for s in steps}
+    for n in (2, 3):
+        until = by_name[f"delay-{n}"]["opts"]["until"]
+        assert until >= by_name[f"page-{n - 1}"]["output"]["sent_at"] + 0.3
+        assert by_name[f"page-{n}"]["output"]["sent_at"] - until < 0.2
