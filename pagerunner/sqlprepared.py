@@ -29,6 +29,7 @@ from sqlalchemy import (
     Connection,
     Executable,
     Integer,
+    Text,
     bindparam,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -38,7 +39,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["Prepared", "Rows", "not_among"]
+__all__ = ["Prepared", "Rows", "among", "not_among"]
 
 _Processor = Callable[[Any], Any] | None
 
@@ -119,23 +120,42 @@ class _IntList(TypeDecorator[list[int]]):
         return dialect.type_descriptor(ARRAY(Integer) if dialect.name == "postgresql" else JSON())
 
 
-class _NotAmong(ColumnElement[bool]):
+class _TextList(TypeDecorator[list[str]]):
+    """A list of strings as one parameter: a JSON array for SQLite, an array for PostgreSQL."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(ARRAY(Text) if dialect.name == "postgresql" else JSON())
+
+
+class _Among(ColumnElement[bool]):
+    """`column IN (the list in one parameter)`; `_NotAmong`: `NOT IN`."""
+
     inherit_cache = True
+    negate = False
 
     def __init__(self, column: ColumnElement[Any], values: BindParameter[Any]) -> None:
         self.column, self.values = column, values
 
 
-@compiles(_NotAmong)
-def _not_among_sqlite(element: _NotAmong, compiler: SQLCompiler, **kw: Any) -> str:
-    column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
-    return f"{column} NOT IN (SELECT value FROM json_each({values}))"
+class _NotAmong(_Among):
+    inherit_cache = True
+    negate = True
 
 
-@compiles(_NotAmong, "postgresql")
-def _not_among_postgresql(element: _NotAmong, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(_Among)
+def _among_sqlite(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
     column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
-    return f"NOT ({column} = ANY({values}))"
+    op = "NOT IN" if element.negate else "IN"
+    return f"{column} {op} (SELECT value FROM json_each({values}))"
+
+
+@compiles(_Among, "postgresql")
+def _among_postgresql(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
+    return f"NOT ({column} = ANY({values}))" if element.negate else f"{column} = ANY({values})"
 
 
 def not_among(column: ColumnElement[Any], key: str) -> ColumnElement[bool]:
@@ -145,6 +165,12 @@ def not_among(column: ColumnElement[Any], key: str) -> ColumnElement[bool]:
     run, so its statement cannot be prepared; this one is compiled once.
     """
     return _NotAmong(column, bindparam(key, type_=_IntList()))
+
+
+def among(column: ColumnElement[Any], key: str) -> ColumnElement[bool]:
+    """`column IN (...)` with the list of strings as one parameter named `key` (see
+    `not_among`)."""
+    return _Among(column, bindparam(key, type_=_TextList()))
 
 
 def _compile(statement: Executable, dialect: Dialect, keys: list[str]) -> _Compiled | None:

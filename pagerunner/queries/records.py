@@ -15,24 +15,28 @@ with a constant number of statements, whatever their number:
 
 Keys are sorted before the insert, so two transactions writing overlapping pages
 on PostgreSQL take row locks in the same order and cannot deadlock.
+
+The statements are `Prepared` (run on the driver's cursor): the keys go in one
+list parameter, and each insert is compiled once per dialect and number of rows
+(up to `_ROWS_PER_INSERT`; more rows take more statements). SQLAlchemy's own
+multi-row insert built and processed every row's parameters on every run, which
+cost more than SQLite took to store them.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, func, select, tuple_
+from sqlalchemy import BindParameter, Connection, Row, bindparam, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.schema import Table
 
 from pagerunner.sources.base import Record
 
-from ..sqlprepared import Prepared
+from ..sqlprepared import Prepared, among
 from .model import PageLog
 from .schema import pages, query_records, records
 from .tablemap import TableMap
@@ -54,41 +58,71 @@ ResultKey = tuple[int, int]
 #: A page log is one `pr_pages` row (with its query's id beside it).
 _PAGE_ROWS = TableMap(PageLog, pages)
 
-# Keys per `IN (...)` list: far below SQLite's limit on bound parameters.
-_IN_CHUNK = 500
+#: Rows per insert statement (5 parameters each: far below SQLite's limit on bound
+#: parameters); a page with more records takes more statements.
+_ROWS_PER_INSERT = 100
+
+_RECORD_COLUMNS = ("source", "record_key", "data", "first_seen_at")
+_LINK_COLUMNS = ("query_id", "record_id", "page_number", "position", "is_new")
+
+#: The ids of the keys (one list parameter) already stored for a source.
+_SELECT_IDS = Prepared(
+    select(records.c.record_key, records.c.id).where(
+        records.c.source == bindparam("source"), among(records.c.record_key, "keys")
+    )
+)
 
 
-@dataclass(frozen=True)
-class _Statements:
-    """The page-write statements of one dialect, built once (SQLAlchemy caches their SQL)."""
+def _insert(dialect: str) -> Callable[[Table], Any]:
+    if dialect == "sqlite":
+        return sqlite.insert
+    if dialect == "postgresql":
+        return postgresql.insert
+    raise NotImplementedError(f"the query store does not support {dialect}")
 
-    insert_records: Insert  # .. ON CONFLICT (source, record_key) DO NOTHING RETURNING
-    select_ids: Select[Any]
-    insert_links: Insert  # .. ON CONFLICT DO NOTHING RETURNING
+
+def _rows(table: Table, columns: Sequence[str], n: int) -> list[dict[str, BindParameter[Any]]]:
+    """n rows of parameters `<column>_<row>`, typed like their columns."""
+    return [{c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in columns} for i in range(n)]
+
+
+@functools.cache  # at most _ROWS_PER_INSERT statements per dialect
+def _insert_records(dialect: str, n: int) -> Prepared:
+    """`INSERT .. ON CONFLICT (source, record_key) DO NOTHING RETURNING` of n records."""
+    return Prepared(
+        _insert(dialect)(records)
+        .values(_rows(records, _RECORD_COLUMNS, n))
+        .on_conflict_do_nothing(index_elements=["source", "record_key"])
+        .returning(records.c.record_key, records.c.id)
+    )
 
 
 @functools.cache
-def _statements(dialect: str) -> _Statements:
-    if dialect == "sqlite":
-        insert: Callable[[Table], Any] = sqlite.insert
-    elif dialect == "postgresql":
-        insert = postgresql.insert
-    else:
-        raise NotImplementedError(f"the query store does not support {dialect}")
-    return _Statements(
-        insert_records=insert(records)
-        .on_conflict_do_nothing(index_elements=["source", "record_key"])
-        .returning(records.c.record_key, records.c.id),
-        select_ids=select(records.c.record_key, records.c.id).where(
-            records.c.source == bindparam("source"),
-            records.c.record_key.in_(bindparam("keys", expanding=True)),
-        ),
-        # RETURNING makes SQLAlchemy send one multi-row INSERT ("insertmanyvalues");
-        # without it, psycopg's executemany sends one statement per row.
-        insert_links=insert(query_records)
+def _insert_links(dialect: str, n: int) -> Prepared:
+    """`INSERT .. ON CONFLICT DO NOTHING` of n query-record links."""
+    return Prepared(
+        _insert(dialect)(query_records)
+        .values(_rows(query_records, _LINK_COLUMNS, n))
         .on_conflict_do_nothing()
-        .returning(query_records.c.record_id),
     )
+
+
+def _insert_rows(
+    conn: Connection,
+    statement: Callable[[str, int], Prepared],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> list[Any]:
+    """Insert `rows` (values in `columns`' order), `_ROWS_PER_INSERT` per statement;
+    returns the rows the statements returned."""
+    returned: list[Any] = []
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        params = {
+            f"{c}_{i}": v for i, row in enumerate(chunk) for c, v in zip(columns, row, strict=True)
+        }
+        returned += statement(conn.dialect.name, len(chunk)).run(conn, params)
+    return returned
 
 
 def _first_by_key(page_records: Sequence[Record]) -> dict[str, tuple[int, Record]]:
@@ -99,15 +133,9 @@ def _first_by_key(page_records: Sequence[Record]) -> dict[str, tuple[int, Record
     return first
 
 
-def _existing_ids(
-    conn: Connection, stmt: Select[Any], source: str, keys: Sequence[str]
-) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for start in range(0, len(keys), _IN_CHUNK):
-        chunk = keys[start : start + _IN_CHUNK]
-        rows = conn.execute(stmt, {"source": source, "keys": chunk})
-        found.update((row.record_key, row.id) for row in rows)
-    return found
+def _existing_ids(conn: Connection, source: str, keys: Sequence[str]) -> dict[str, int]:
+    rows = _SELECT_IDS.run(conn, {"source": source, "keys": list(keys)})
+    return {row.record_key: row.id for row in rows}
 
 
 def write_records(
@@ -129,40 +157,25 @@ def write_records(
     if not first:
         return 0
     keys = sorted(first)
-    statements = _statements(conn.dialect.name)
-    ids = _existing_ids(conn, statements.select_ids, source, keys)
+    ids = _existing_ids(conn, source, keys)
     new_keys = [key for key in keys if key not in ids]
     stored: set[str] = set()
     if new_keys:
-        returned = conn.execute(
-            statements.insert_records,
-            [
-                {
-                    "source": source,
-                    "record_key": key,
-                    "data": dict(first[key][1].data),
-                    "first_seen_at": now,
-                }
-                for key in new_keys
-            ],
-        ).all()
+        returned = _insert_rows(
+            conn,
+            _insert_records,
+            _RECORD_COLUMNS,
+            [(source, key, dict(first[key][1].data), now) for key in new_keys],
+        )
         ids.update((row.record_key, row.id) for row in returned)
         stored = {row.record_key for row in returned}
         if len(stored) < len(new_keys):  # another transaction stored some meanwhile
-            raced = [key for key in new_keys if key not in ids]
-            ids.update(_existing_ids(conn, statements.select_ids, source, raced))
-    conn.execute(
-        statements.insert_links,
-        [
-            {
-                "query_id": query_id,
-                "record_id": ids[key],
-                "page_number": page_number,
-                "position": first[key][0],
-                "is_new": key in stored,
-            }
-            for key in keys
-        ],
+            ids.update(_existing_ids(conn, source, [key for key in new_keys if key not in ids]))
+    _insert_rows(
+        conn,
+        _insert_links,
+        _LINK_COLUMNS,
+        [(query_id, ids[key], page_number, first[key][0], key in stored) for key in keys],
     )
     return len(stored)
 

@@ -165,6 +165,27 @@ async def test_save_page_counts_and_moves_the_checkpoint(store: QueryStore) -> N
     assert results[0]["data"] == {"key": "a", "tag": "", "n": 0}
 
 
+async def test_a_page_larger_than_one_insert_statement_keeps_every_record_in_order(
+    store: QueryStore,
+) -> None:
+    """250 records (one repeated) take three statements per table; a second query seeing
+    some of them again links them without storing them twice."""
+    first, second = await _running(store), await _running(store)
+    keys = [f"k{i:03d}" for i in range(250)]
+    saved = await store.save_page(
+        first, 1, make_page([*keys, "k007"], next_page=None), cursor_in=None, duration_ms=1
+    )
+    assert (saved.records, saved.inserted) == (251, 250)
+    results, total = await store.results(first, limit=1000)
+    assert total == 250
+    assert [(r["key"], r["data"]["n"]) for r in results] == [(k, i) for i, k in enumerate(keys)]
+    again = await store.save_page(
+        second, 1, make_page([*keys[120:], "new"], next_page=None), cursor_in=None, duration_ms=1
+    )
+    assert (again.records, again.inserted) == (131, 1)
+    assert [r["key"] for r in (await store.results(second, limit=1000))[0]] == [*keys[120:], "new"]
+
+
 async def test_save_page_twice_is_a_no_op(store: QueryStore) -> None:
     query_id = await _running(store)
     page = make_page(["a", "b"], next_page=2, cursor="x")
