@@ -555,14 +555,9 @@ async def _delay(
     existed sleeps the whole delay from when the sleep is reached, and returns
     None (a replay would read a later clock: nothing is left to wait out).
     """
-    step_id = f"delay-{page_number}"
-    if answered_at is None:
-        until = datetime.datetime.fromtimestamp(time.time() + delay_s, UTC)
-        await ctx.step.sleep_until(step_id, until)
-        return None
-    due = answered_at + delay_s
-    lead = min(WAKE_LEAD_S, delay_s / 10)
-    await ctx.step.sleep_until(step_id, datetime.datetime.fromtimestamp(due - lead, UTC))
+    due = None if answered_at is None else answered_at + delay_s
+    until = time.time() + delay_s if due is None else due - min(WAKE_LEAD_S, delay_s / 10)
+    await ctx.step.sleep_until(f"delay-{page_number}", datetime.datetime.fromtimestamp(until, UTC))
     return due
 
 

@@ -29,9 +29,11 @@ from sqlalchemy import (
     Connection,
     Executable,
     Integer,
+    Table,
     Text,
     bindparam,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
@@ -39,7 +41,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["Prepared", "Rows", "among", "not_among"]
+__all__ = ["Prepared", "Rows", "among", "insert_for", "not_among"]
 
 _Processor = Callable[[Any], Any] | None
 
@@ -171,6 +173,15 @@ def among(column: ColumnElement[Any], key: str) -> ColumnElement[bool]:
     """`column IN (...)` with the list of strings as one parameter named `key` (see
     `not_among`)."""
     return _Among(column, bindparam(key, type_=_TextList()))
+
+
+def insert_for(dialect: str, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """`INSERT INTO table` in the dialect's own construct (it has `ON CONFLICT`)."""
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise NotImplementedError(f"pagerunner does not support {dialect}")
 
 
 def _compile(statement: Executable, dialect: Dialect, keys: list[str]) -> _Compiled | None:

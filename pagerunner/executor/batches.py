@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ..sqlprepared import insert_for
 from . import jobs
 from .flow import evaluate_key
 from .functions import EventBatch
@@ -85,7 +84,6 @@ def _open_batch(
 ) -> tuple[str, int, int]:
     """The open batch of a function and key, locked: (id, size, bytes)."""
     where = (batches.c.function_id == function_id, batches.c.key_hash == key_hash)
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
     while True:
         row = conn.execute(
             select(batches.c.id, batches.c.size, batches.c.bytes).where(*where).with_for_update()
@@ -94,7 +92,7 @@ def _open_batch(
             return row.id, row.size, row.bytes
         batch_id = new_ulid()
         created = conn.execute(
-            insert(batches)
+            insert_for(conn.dialect.name, batches)
             .values(
                 id=batch_id,
                 function_id=function_id,

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..sqlprepared import Prepared, not_among
+from ..sqlprepared import Prepared, insert_for, not_among
 from .store.schema import jobs as jobs_table
 
 __all__ = [
@@ -101,9 +99,8 @@ _DELETE = Prepared(delete(jobs_table).where(jobs_table.c.id == bindparam("b_job"
 
 @functools.cache
 def _insert_once(dialect: str) -> Prepared:
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
     return Prepared(
-        insert(jobs_table)
+        insert_for(dialect, jobs_table)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(jobs_table.c.id)
     )

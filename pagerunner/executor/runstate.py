@@ -21,10 +21,8 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..sqlprepared import Prepared
+from ..sqlprepared import Prepared, insert_for
 from .calls import RawJSON
 from .jobs import Job
 from .signing import canonical_json
@@ -198,7 +196,7 @@ def _upsert_statement(dialect: str, updated: tuple[str, ...], only_if_no_memo: b
     if "memo" in binds:  # the text as it is: no second encoding by the JSON type
         text = type_coerce(bindparam("memo"), Text)
         binds["memo"] = text if dialect == "sqlite" else cast(text, JSON)
-    insert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(steps).values(binds)
+    insert = insert_for(dialect, steps).values(binds)
     if not updated:
         return Prepared(insert.on_conflict_do_nothing())
     return Prepared(

@@ -32,9 +32,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from ..sqlprepared import Prepared
+from ..sqlprepared import Prepared, insert_for
 from ..sqlstore import Database
 from .model import QueryError
 from .schema import credentials, usage
@@ -148,9 +147,8 @@ def earliest_send(
 def _row(conn: Connection, credential_id: str) -> Any:
     row = _ROW.run(conn, {"b_id": credential_id}).first()
     if row is None:  # first use; another process may be inserting it right now
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(
-            insert(credentials)
+            insert_for(conn.dialect.name, credentials)
             .on_conflict_do_nothing()
             .values(
                 credential_id=credential_id,
@@ -202,7 +200,7 @@ def _count(conn: Connection, credential_id: str, period: str) -> None:
 
 @functools.cache
 def _count_statement(dialect: str) -> Prepared:
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(usage)
+    insert = insert_for(dialect, usage)
     return Prepared(
         insert.on_conflict_do_update(
             index_elements=[usage.c.credential_id, usage.c.period],

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..safetext import scrub
+from ..sqlprepared import insert_for
 from ..sqlstore import Database
 from .model import utcnow
 from .schema import webhook_deliveries as table
@@ -81,8 +81,8 @@ def _get(conn: Connection, delivery_id: str) -> Delivery | None:
 
 
 def _claim(conn: Connection, delivery: Delivery) -> Delivery | None:
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(table).values(_ROWS.values(delivery)).on_conflict_do_nothing())
+    insert = insert_for(conn.dialect.name, table)
+    conn.execute(insert.values(_ROWS.values(delivery)).on_conflict_do_nothing())
     found = _get(conn, delivery.id)
     return found if found is not None and found.run_id == delivery.run_id else None
 

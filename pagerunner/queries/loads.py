@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..safetext import scrub
+from ..sqlprepared import insert_for
 from ..sqlstore import Database
 from .model import utcnow
 from .schema import destination_loads as table
@@ -80,8 +80,8 @@ def _get(conn: Connection, load_id: str) -> Load:
 
 
 def _queue(conn: Connection, load: Load) -> Load:
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(table).values(_ROWS.values(load)).on_conflict_do_nothing())
+    insert = insert_for(conn.dialect.name, table)
+    conn.execute(insert.values(_ROWS.values(load)).on_conflict_do_nothing())
     return _get(conn, load.id)
 
 

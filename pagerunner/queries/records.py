@@ -3,15 +3,16 @@
 Functions here take an open (synchronous) connection and do one job inside the
 caller's transaction; `QueryStore` decides when and in which transaction, and
 runs it in a database thread (see `database.py`). A page's records are written
-with a constant number of statements, whatever their number:
+with a few statements, not one per record:
 
 1. one `SELECT` for the ids of the page's keys that are already stored;
-2. one multi-row `INSERT .. ON CONFLICT (source, record_key) DO NOTHING RETURNING id`
-   of the others: the rows returned are the records new to the store (a key a
-   concurrent transaction stored first is not returned, and is looked up again);
-3. one multi-row `INSERT .. ON CONFLICT DO NOTHING` of the query-record links
-   (a record the query saw on an earlier page keeps its first link); a link's
-   `is_new` says the record was new to the store (step 2 returned it).
+2. a multi-row `INSERT .. ON CONFLICT (source, record_key) DO NOTHING RETURNING id`
+   of the others (one per `_ROWS_PER_INSERT` records): the rows returned are the
+   records new to the store (a key a concurrent transaction stored first is not
+   returned, and is looked up again);
+3. a multi-row `INSERT .. ON CONFLICT DO NOTHING` of the query-record links (one per
+   `_ROWS_PER_INSERT`; a record the query saw on an earlier page keeps its first
+   link); a link's `is_new` says the record was new to the store (step 2 returned it).
 
 Keys are sorted before the insert, so two transactions writing overlapping pages
 on PostgreSQL take row locks in the same order and cannot deadlock.
@@ -31,12 +32,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Row, bindparam, func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.schema import Table
 
 from pagerunner.sources.base import Record
 
-from ..sqlprepared import Prepared, among
+from ..sqlprepared import Prepared, among, insert_for
 from .model import PageLog
 from .schema import pages, query_records, records
 from .tablemap import TableMap
@@ -73,14 +73,6 @@ _SELECT_IDS = Prepared(
 )
 
 
-def _insert(dialect: str) -> Callable[[Table], Any]:
-    if dialect == "sqlite":
-        return sqlite.insert
-    if dialect == "postgresql":
-        return postgresql.insert
-    raise NotImplementedError(f"the query store does not support {dialect}")
-
-
 def _rows(table: Table, columns: Sequence[str], n: int) -> list[dict[str, BindParameter[Any]]]:
     """n rows of parameters `<column>_<row>`, typed like their columns."""
     return [{c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in columns} for i in range(n)]
@@ -90,7 +82,7 @@ def _rows(table: Table, columns: Sequence[str], n: int) -> list[dict[str, BindPa
 def _insert_records(dialect: str, n: int) -> Prepared:
     """`INSERT .. ON CONFLICT (source, record_key) DO NOTHING RETURNING` of n records."""
     return Prepared(
-        _insert(dialect)(records)
+        insert_for(dialect, records)
         .values(_rows(records, _RECORD_COLUMNS, n))
         .on_conflict_do_nothing(index_elements=["source", "record_key"])
         .returning(records.c.record_key, records.c.id)
@@ -101,7 +93,7 @@ def _insert_records(dialect: str, n: int) -> Prepared:
 def _insert_links(dialect: str, n: int) -> Prepared:
     """`INSERT .. ON CONFLICT DO NOTHING` of n query-record links."""
     return Prepared(
-        _insert(dialect)(query_records)
+        insert_for(dialect, query_records)
         .values(_rows(query_records, _LINK_COLUMNS, n))
         .on_conflict_do_nothing()
     )
