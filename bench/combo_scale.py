@@ -34,7 +34,10 @@ query asks for a page every S seconds, and for each combo size C (default 100):
 * pages/s the combo achieved against its demand, C / S, over the time all C were
   running at their pace: from the last member's first page until the last probe
   finished, the sum of each member's pages per second there (from its page log); then
-  the members are cancelled (no combo cancel: `POST /api/queries/{id}/cancel` each).
+  the members are cancelled (no combo cancel: `POST /api/queries/{id}/cancel` each);
+* `--repeat R` rounds as above: the median round by that ratio is shown, with every
+  round's ratio (the same code read 0.62x and 0.98x on this shared machine an hour
+  apart; one round is one sample of the machine's speed).
 
     uv run python bench/combo_scale.py [--combos 10,100,1000] [--pages 5] [--repeat 3] [--json PATH]
     uv run python bench/combo_scale.py --page-delay 1 [--combos 100] [--probe-window 20]
@@ -229,15 +232,18 @@ async def run_combo(
 
 
 def combine_rounds(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The rounds of one combo size as one line: the median round's pages/s and wall time,
-    each round's pages/s, the highest peak RSS and every probe."""
-    rates = [r["pages_per_s"] for r in rounds]
-    median = sorted(rounds, key=lambda r: r["pages_per_s"])[(len(rounds) - 1) // 2]
+    """The rounds of one combo size as one line: the median round (by pages/s, paced by
+    its pace against the demand), each round's figure, the highest peak RSS and every
+    probe."""
+    paced = "pace" in rounds[0]
+    figures = [r["pace"]["ratio"] if paced else r["pages_per_s"] for r in rounds]
+    median = sorted(zip(figures, range(len(rounds)), strict=True))[(len(rounds) - 1) // 2]
+    middle = rounds[median[1]]
     probes = [p for r in rounds for p in r["probes"]]
     return {
-        **{k: median[k] for k in ("queries", "pages", "wall_s", "pages_per_s")},
-        "rounds_pages_per_s": rates,
-        "rss_mb": {**median["rss_mb"], "peak": max(r["rss_mb"]["peak"] for r in rounds)},
+        **{k: v for k, v in middle.items() if k not in ("probes", "rss_mb")},
+        "rounds_ratio" if paced else "rounds_pages_per_s": figures,
+        "rss_mb": {**middle["rss_mb"], "peak": max(r["rss_mb"]["peak"] for r in rounds)},
         **probe_figures(probes),
     }
 
@@ -324,7 +330,7 @@ async def run_paced_combo(
         "by_status_at_end": by_status,
         "pace": await combo_pace(client, members, end, args.page_delay),
         "rss_mb": rss_figures(sampler, rss_before, pid),
-        **probe_figures(probes),
+        "probes": probes,
     }
 
 
@@ -338,24 +344,23 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         progress(f"serve ready after {ready_s:.1f}s (pid {server.proc.pid}); warm-up probes")
         await asyncio.gather(*(probe(client, f"warm {i}", args.pages) for i in range(3)))
         idle = [await probe(client, f"idle {i}", args.pages) for i in range(5)]
-        combos = []
-        if args.page_delay:
+        rounds: dict[int, list[dict[str, Any]]] = {n: [] for n in args.combos}
+        for i in range(args.repeat):  # the sizes alternate: the machine's drift hits all
             for n in args.combos:
-                progress(f"combo of {n} queries")
-                combos.append(await run_paced_combo(server, client, n, args))
-                pace = combos[-1]["pace"]
-                progress(f"  {pace['pages_per_s']:.1f} pages/s of {pace['demand_per_s']:.1f} asked")
-        else:
-            rounds: dict[int, list[dict[str, Any]]] = {n: [] for n in args.combos}
-            for i in range(args.repeat):  # the sizes alternate: the machine's drift hits all
-                for n in args.combos:
-                    progress(f"combo of {n} queries ({i + 1}/{args.repeat})")
+                progress(f"combo of {n} queries ({i + 1}/{args.repeat})")
+                if args.page_delay:
+                    rounds[n].append(done := await run_paced_combo(server, client, n, args))
+                    pace = done["pace"]
+                    progress(
+                        f"  {pace['pages_per_s']:.1f} pages/s of {pace['demand_per_s']:.1f} asked"
+                    )
+                else:
                     rounds[n].append(done := await run_combo(server, client, n, args))
                     progress(
                         f"  {done['wall_s']:.1f}s, {done['pages_per_s']:.1f} pages/s, "
                         f"peak RSS {done['rss_mb']['peak']:.0f} MB"
                     )
-            combos = [combine_rounds(rounds[n]) for n in args.combos]
+        combos = [combine_rounds(rounds[n]) for n in args.combos]
     return {
         "load_before": load_before,
         **probe_figures(idle, "idle_probe"),
@@ -377,6 +382,7 @@ def targets(args: argparse.Namespace, combos: Sequence[dict[str, Any]]) -> dict[
             "pace_vs_lone_query": {c["queries"]: c["pace"]["vs_lone_query"] for c in combos},
             "probe_pass": {n: v <= TARGET_PROBE_FIRST_S for n, v in first_p95.items()},
             "pace": {c["queries"]: c["pace"]["ratio"] for c in combos},
+            "pace_rounds": {c["queries"]: c["rounds_ratio"] for c in combos},
             "pace_pass": {c["queries"]: c["pace"]["ratio"] >= TARGET_PACE for c in combos},
         }
     smallest, largest = combos[0], combos[-1]
@@ -445,7 +451,7 @@ def render_paced(s: dict[str, Any]) -> list[str]:
     t, delay = s["targets"], s["config"]["page_delay"]
     lines = [
         f"  {'queries':>7} {'pages/q':>7} {'ramp s':>7} {'window s':>8} {'pages/s':>8} "
-        f"{'asked':>6} {'ratio':>6} {'vs lone':>7} {'RSS MB before/peak/after':>25}"
+        f"{'asked':>6} {'ratio':>6} {'vs lone':>7} {'rounds':>16} {'RSS MB before/peak/after':>25}"
         f"  {'probes':>6} {'first page p50/p95/max s':>25} {'completed p50/p95 s':>20}",
     ]
     for c in s["combos"]:
@@ -455,7 +461,8 @@ def render_paced(s: dict[str, Any]) -> list[str]:
             f"  {c['queries']:>7} {c['pages_per_query']:>7} {c['ramp_s']:>7.1f} "
             f"{p['window_s']:>8.1f} {p['pages_per_s']:>8.1f} {p['demand_per_s']:>6.1f} "
             f"{p['ratio']:>5.2f}x {p['vs_lone_query']:>6.2f}x "
-            f"{r['before']:>9.0f}/{r['peak']:.0f}/{r['after']:.0f}".ljust(98)
+            f"{', '.join(f'{v:.2f}' for v in c['rounds_ratio']):>16} "
+            f"{r['before']:>9.0f}/{r['peak']:.0f}/{r['after']:.0f}".ljust(115)
             + f"  {pf['n']:>6} {pf['p50']:>11.2f}/{pf['p95']:.2f}/{pf['max']:.2f}"
             f" {pc['p50']:>13.2f}/{pc['p95']:.2f}"
         )
@@ -471,7 +478,8 @@ def render_paced(s: dict[str, Any]) -> list[str]:
     for n in t["pace"]:
         lines += [
             f"  {n} queries: pages/s >= {TARGET_PACE}x asked: {t['pace'][n]:.2f}x  "
-            f"{verdict(t['pace_pass'][n])}",
+            f"{verdict(t['pace_pass'][n])} (the median of {len(t['pace_rounds'][n])} rounds: "
+            f"{', '.join(f'{v:.2f}x' for v in t['pace_rounds'][n])})",
             f"  {n} queries: probe first page <= {TARGET_PROBE_FIRST_S:.0f} s at p95: "
             f"{t['probe_first_page_p95_s'][n]:.2f}s  {verdict(t['probe_pass'][n])}",
         ]
@@ -528,7 +536,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--repeat",
         type=int,
         default=3,
-        help="unpaced: rounds of each combo size, the sizes alternating (the median is shown)",
+        help="rounds of each combo size, the sizes alternating (the median round is shown)",
     )
     parser.add_argument(
         "--executor-apart",
