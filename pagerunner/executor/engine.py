@@ -30,7 +30,7 @@ from .inflight import InflightLimit
 from .lease import LeaderLease
 from .machine import StateMachine
 from .metrics import ExecutorMetrics
-from .outcomes import CallRecord
+from .outcomes import CallRecord, send_woken
 from .registry import Registry, sync_answer
 from .retention import purge
 from .runstate import RUNNING, RunState
@@ -392,6 +392,7 @@ class Executor:
             if run.started_at is None and fn.start_timeout_s is not None:
                 # The first call starts in time: its start timeout no longer applies.
                 await self.db.write(jobs.delete_by_key, f"{run.id}:start-timeout")
+            send_woken(job, run)
             outcome, started, ended = await self._send(job, run, fn)
         finally:
             self.slots.release(run.concurrency_keys)

@@ -415,12 +415,14 @@ class StateMachine:
         *,
         status: str,
         race: bool = False,
+        resume: bool = True,
         **step: Any,
     ) -> None:
         """Persist a step's result once, and ask for discovery as Inngest does: when no
         step of the run is pending (see `outcomes.plan_pending`), or at once when the step
         races (`parallelMode: "race"`). Below execution version 2 nothing is ever pending,
-        so each result resumes the function.
+        so each result resumes the function. Not with `resume=False`: the call that
+        resumes it is made already (see `outcomes.record_woken`).
 
         `step` may carry the step's `name` and `op` when this is the first time it is seen.
         """
@@ -448,7 +450,7 @@ class StateMachine:
             # Inngest refuses the next call of a run at its step limit: fail it now.
             self.finalize(conn, run, FAILED, error=too_many_steps(self.limits))
             return
-        if not run.pending or race:
+        if resume and (not run.pending or race):
             if run.request_version >= 2:
                 run.force_plan = False  # parallelism ended (version 1 keeps planning)
             job_id = jobs.enqueue(

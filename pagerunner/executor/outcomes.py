@@ -23,17 +23,27 @@ from .functions import FunctionDef
 from .lifecycle import INVOKE_TIMEOUT_ERROR, invoked_event
 from .limits import check_answer
 from .machine import FINISHED, YEAR_S, StateMachine
-from .runstate import COMPLETED, FAILED, RunState, load_memos, upsert_step
+from .runstate import COMPLETED, FAILED, RunState, load_memos, stored_json, upsert_step
 from .store.schema import attempts, waits
 from .timeparse import now_utc, parse_duration, parse_sleep_until
 
-__all__ = ["CallRecord", "apply_outcome", "plan_pending", "races"]
+__all__ = [
+    "WOKE",
+    "CallRecord",
+    "apply_outcome",
+    "plan_pending",
+    "races",
+    "record_woken",
+    "send_woken",
+]
 
 log = structlog.get_logger("pagerunner.executor")
 
 # Ops whose result comes later (Inngest's `hasPlanOp`); an `AIGateway` op arrives here
 # with its request made already (`gateway.make_ai_requests`).
 ASYNC_OPS = ("StepPlanned", "Sleep", "WaitForEvent", "InvokeFunction", "AIGateway")
+# In a call's job data: the id of the sleep that ends with this call (see `_OpHandler._sleep`).
+WOKE = "woke"
 
 
 def plan_pending(run: RunState, ops: Sequence[Mapping[str, Any]]) -> None:
@@ -337,8 +347,37 @@ class _OpHandler:
 
     def _sleep(self, op: Mapping[str, Any]) -> None:
         wake = parse_sleep_until(op.get("name"), op.get("opts"), now_utc()).timestamp()
-        if self._resume_at(op, wake, None):
+        queued = self._call_at(op, wake) if self._alone(op) else self._resume_at(op, wake, None)
+        if queued:
             self._step(op, status="sleeping", opts={"until": wake})
+
+    def _alone(self, op: Mapping[str, Any]) -> bool:
+        """Whether `op` is all the function waits for: its result resumes the function,
+        and recording it cannot reach the run's step limit."""
+        run = self.run
+        return (
+            len(self.outcome.ops) == 1
+            and not run.pending
+            and len(run.stack) + 1 < self.machine.limits.max_steps
+        )
+
+    def _call_at(self, op: Mapping[str, Any], wake: float) -> bool:
+        """Queue the call that resumes the function when a sleep it waits for alone ends:
+        that call sends the sleep's memo (`send_woken`) and its transaction records it
+        (`record_woken`), so a sleep costs no wake-up transaction of its own. False when
+        queued already."""
+        step_id = str(op["id"])
+        job_id = jobs.enqueue(
+            self.conn,
+            kind=jobs.CALL,
+            run_id=self.run.id,
+            available_at=wake,
+            # The key the wake-up's own call would have: one call per sleep.
+            dedupe_key=f"{self.run.id}:{step_id}:discovery",
+            data={WOKE: step_id},
+            priority=self.run.priority,
+        )
+        return job_id is not None
 
     def _wait(self, op: Mapping[str, Any]) -> None:
         opts = op.get("opts") or {}
@@ -419,6 +458,27 @@ class _OpHandler:
         self.machine.finalize(
             self.conn, self.run, FAILED, error={"name": "InvalidResponseError", "message": message}
         )
+
+
+def send_woken(job: jobs.Job, run: RunState) -> None:
+    """The memo of the sleep `job` ends, added to what its call sends (the sleep returns
+    null) unless it is recorded already."""
+    step_id = (job.data or {}).get(WOKE)
+    if step_id is not None and step_id not in run.memos:
+        run.memos[str(step_id)] = NULL_MEMO
+
+
+def record_woken(conn: Connection, machine: StateMachine, run: RunState, job: jobs.Job) -> None:
+    """Record the memo of the sleep `job` ended, as of when it ended, once: before what
+    the call returned, and whatever that was (a retry sends it from the store)."""
+    step_id = (job.data or {}).get(WOKE)
+    if step_id is not None:
+        machine.record_memo(
+            conn, run, str(step_id), None, job.available_at, status="completed", resume=False
+        )
+
+
+NULL_MEMO = stored_json(None)
 
 
 def _name(op: Mapping[str, Any]) -> str:

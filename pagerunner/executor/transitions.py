@@ -22,7 +22,7 @@ from .errors import ConflictError, NotFoundError
 from .flow import evaluate_key, gcra_reserve
 from .functions import FunctionDef
 from .machine import INVOKED, Skipped, StateMachine
-from .outcomes import CallRecord, apply_outcome
+from .outcomes import CallRecord, apply_outcome, record_woken
 from .registry import Registry
 from .runstate import (
     CANCELLED,
@@ -156,6 +156,7 @@ def apply_call(
         return None
     started_before = run.started_at is not None
     run.next_call = None
+    record_woken(conn, machine, run, record.job)
     apply_outcome(conn, machine, backoff, run, fn, record, outcome)
     quiet = (
         started_before

@@ -13,8 +13,10 @@ import fastapi
 import inngest
 import inngest.fast_api
 import pytest
+from sqlalchemy import Connection, select
 
-from pagerunner.executor import jobs, transitions
+from pagerunner.executor import jobs, outcomes, transitions
+from pagerunner.executor.store import schema
 
 from .conftest import harness
 from .sdk_app import Ledger, sdk_client
@@ -44,15 +46,15 @@ async def test_consecutive_calls_of_a_run_record_every_step_once(tmp_path: Path)
         assert [e["step"] for e in h.ledger.for_run(run_id)] == [f"s{i}" for i in range(12)]
 
 
-async def test_a_sleeps_wake_up_makes_the_next_call_without_the_queue_poll(
+async def test_a_sleep_waited_for_alone_ends_with_the_call_it_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    polled: list[tuple[str, str | None]] = []  # (kind, run) of each job a poll claimed
+    polled: list[jobs.Job] = []  # each job a poll claimed
     poll = transitions.claim_due
 
     def claim_due(*args: Any) -> Any:
         due, next_at = poll(*args)
-        polled.extend((job.kind, job.run_id) for job, _ in due)
+        polled.extend(job for job, _ in due)
         return due, next_at
 
     monkeypatch.setattr(transitions, "claim_due", claim_due)
@@ -62,9 +64,22 @@ async def test_a_sleeps_wake_up_makes_the_next_call_without_the_queue_poll(
         assert run["status"] == "Completed"
         assert run["output"] >= 0.3
         assert [e["step"] for e in h.ledger.for_run(run_id)] == ["before", "after"]
-    # The first call came through the poll, and the wake-up; the call after the wake-up
-    # (the step `after`) was handed on by the wake-up's transaction.
-    assert [kind for kind, run in polled if run == run_id] == [jobs.CALL, jobs.RESUME]
+        steps = {s["name"]: s for s in await h.executor.db.read(_steps, run_id)}
+    # The first call came through the poll, and so did the call the sleep's end resumes:
+    # no wake-up job of its own (and no transaction for it); that call recorded the
+    # sleep's memo, as of the sleep's end, before the step after it.
+    mine = [job for job in polled if job.run_id == run_id]
+    assert [job.kind for job in mine] == [jobs.CALL, jobs.CALL]
+    woke = mine[1]
+    nap, after = steps["nap"], steps["after"]
+    assert woke.data == {outcomes.WOKE: nap["step_id"]}
+    assert nap["status"] == "completed" and nap["ended_at"] == woke.available_at
+    assert nap["position"] < after["position"]
+
+
+def _steps(conn: Connection, run_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(select(schema.steps).where(schema.steps.c.run_id == run_id))
+    return [dict(r._mapping) for r in rows]
 
 
 def _slow_and_napper(
@@ -92,7 +107,7 @@ def _slow_and_napper(
     return app, ledger
 
 
-async def test_a_wake_up_hands_its_call_on_only_to_a_free_slot(tmp_path: Path) -> None:
+async def test_the_call_a_sleeps_end_makes_waits_for_a_free_slot(tmp_path: Path) -> None:
     async with harness(tmp_path, "asgi", build=_slow_and_napper, max_inflight=1) as h:
         calls, most = 0, 0
         request = h.executor.transport.request
@@ -114,5 +129,5 @@ async def test_a_wake_up_hands_its_call_on_only_to_a_free_slot(tmp_path: Path) -
         for run_id in (napper, slow):
             assert (await h.executor.wait_for_run(run_id, timeout_s=15))["status"] == "Completed"
         (after,), (held,) = h.ledger.for_run(napper), h.ledger.for_run(slow)
-    assert most == 1, "the wake-up's call was made beside the call holding the only slot"
+    assert most == 1, "the sleep's call was made beside the call holding the only slot"
     assert after["at"] > held["at"]  # woken at 0.2 s, it waited for the slot
