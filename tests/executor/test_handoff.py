@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from pagerunner.executor import jobs, outcomes, transitions
 from pagerunner.executor.store import schema
+from tests.postgres import fresh_database
 
 from .conftest import harness
 from .sdk_app import Ledger, sdk_client
@@ -46,8 +47,15 @@ async def test_consecutive_calls_of_a_run_record_every_step_once(tmp_path: Path)
         assert [e["step"] for e in h.ledger.for_run(run_id)] == [f"s{i}" for i in range(12)]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "executor.db")
+    return fresh_database(request.getfixturevalue("postgres_server_url"))
+
+
 async def test_a_sleep_waited_for_alone_ends_with_the_call_it_resumes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     polled: list[jobs.Job] = []  # each job a poll claimed
     poll = transitions.claim_due
@@ -58,7 +66,7 @@ async def test_a_sleep_waited_for_alone_ends_with_the_call_it_resumes(
         return due, next_at
 
     monkeypatch.setattr(transitions, "claim_due", claim_due)
-    async with harness(tmp_path, "asgi") as h:
+    async with harness(tmp_path, "asgi", db_url=db_url) as h:
         run_id = await h.run_of(await h.send("test/sleep", {"s": 0.3}))
         run = await h.executor.wait_for_run(run_id, timeout_s=15)
         assert run["status"] == "Completed"
