@@ -35,6 +35,8 @@ query asks for a page every S seconds, and for each combo size C (default 100):
   running at their pace: from the last member's first page until the last probe
   finished, the sum of each member's pages per second there (from its page log); then
   the members are cancelled (no combo cancel: `POST /api/queries/{id}/cancel` each);
+* serve's CPU over that span (/proc): per page stored, in cores, and its main thread's
+  share of a core (the event loop's thread);
 * `--repeat R` rounds as above: the median round by that ratio is shown, with every
   round's ratio (the same code read 0.62x and 0.98x on this shared machine an hour
   apart; one round is one sample of the machine's speed).
@@ -64,6 +66,7 @@ import httpx
 from common import (
     MB,
     RssSampler,
+    cpu_seconds,
     distribution,
     load_average,
     machine,
@@ -276,8 +279,11 @@ async def cancel_all(client: httpx.AsyncClient, ids: Sequence[str]) -> None:
         await asyncio.gather(*(client.post(f"/api/queries/{q}/cancel") for q in ids[i : i + 10]))
 
 
-async def combo_pace(
-    client: httpx.AsyncClient, members: Sequence[dict[str, Any]], end: float, delay: float
+def combo_pace(
+    members: Sequence[dict[str, Any]],
+    stored: Sequence[Sequence[float]],
+    end: float,
+    delay: float,
 ) -> dict[str, Any]:
     """The pace the members kept while all were running at their pace, against what they
     asked for (one page every `delay` s each): the sum of each member's `pace` over its
@@ -285,8 +291,8 @@ async def combo_pace(
     after a delay) until `end`, or the first member's finish if earlier. A member with
     fewer than 2 pages there counts 0. Pacing per member, rather than counting pages in
     the window, because members started together page in step: a count would move by up
-    to a page per member with where the window's end falls between two pages."""
-    stored = [await page_times(client, q["id"]) for q in members]
+    to a page per member with where the window's end falls between two pages. `stored`:
+    each member's page times."""
     start = max(
         times[0] if times else parse_ts(q["started_at"])
         for q, times in zip(members, stored, strict=True)
@@ -314,12 +320,17 @@ async def run_paced_combo(
         t0 = time.time()
         combo = await post_combo(client, f"paced{n}", n, pages)
         await wait_running(client, n, args.timeout)
-        ramp = time.time() - t0
+        since, cpu_since, main_since = time.time(), cpu_seconds(pid), cpu_seconds(pid, pid)
+        ramp = since - t0
         progress(f"  all {n} running after {ramp:.1f}s; probes for {args.probe_window:.0f}s")
         probes = await probes_every(client, f"probe{n}", args)
-        end = time.time()
+        end, cpu, main = time.time(), cpu_seconds(pid), cpu_seconds(pid, pid)
         members = await combo_members(client, set(combo["query_ids"]))
         await cancel_all(client, combo["query_ids"])
+    stored = [await page_times(client, q["id"]) for q in members]
+    # Every probe ran inside [since, end]: its pages count with the members' there.
+    pages_in = sum(since <= t <= end for times in stored for t in times)
+    pages_in += len(probes) * args.pages
     by_status: dict[str, int] = {}
     for q in members:
         by_status[q["status"]] = by_status.get(q["status"], 0) + 1
@@ -328,7 +339,12 @@ async def run_paced_combo(
         "pages_per_query": pages,
         "ramp_s": ramp,
         "by_status_at_end": by_status,
-        "pace": await combo_pace(client, members, end, args.page_delay),
+        "pace": combo_pace(members, stored, end, args.page_delay),
+        "cpu": {  # of serve, from all running to the last probe's end
+            "ms_per_page": 1000 * (cpu - cpu_since) / max(pages_in, 1),
+            "cores": (cpu - cpu_since) / (end - since),
+            "main_thread": (main - main_since) / (end - since),
+        },
         "rss_mb": rss_figures(sampler, rss_before, pid),
         "probes": probes,
     }
@@ -452,10 +468,11 @@ def render_paced(s: dict[str, Any]) -> list[str]:
     lines = [
         f"  {'queries':>7} {'pages/q':>7} {'ramp s':>7} {'window s':>8} {'pages/s':>8} "
         f"{'asked':>6} {'ratio':>6} {'vs lone':>7} {'rounds':>16} {'RSS MB before/peak/after':>25}"
-        f"  {'probes':>6} {'first page p50/p95/max s':>25} {'completed p50/p95 s':>20}",
+        f"  {'probes':>6} {'first page p50/p95/max s':>25} {'completed p50/p95 s':>20}"
+        f"  {'CPU ms/page':>11} {'cores':>5} {'main thread':>11}",
     ]
     for c in s["combos"]:
-        p, r = c["pace"], c["rss_mb"]
+        p, r, u = c["pace"], c["rss_mb"], c["cpu"]
         pf, pc = c["probe_first_page"], c["probe_completed"]
         lines.append(
             f"  {c['queries']:>7} {c['pages_per_query']:>7} {c['ramp_s']:>7.1f} "
@@ -465,6 +482,7 @@ def render_paced(s: dict[str, Any]) -> list[str]:
             f"{r['before']:>9.0f}/{r['peak']:.0f}/{r['after']:.0f}".ljust(115)
             + f"  {pf['n']:>6} {pf['p50']:>11.2f}/{pf['p95']:.2f}/{pf['max']:.2f}"
             f" {pc['p50']:>13.2f}/{pc['p95']:.2f}"
+            f"  {u['ms_per_page']:>11.1f} {u['cores']:>5.2f} {u['main_thread']:>10.0%}"
         )
     lines += [
         "",

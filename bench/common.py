@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import math
 import os
 import platform
 import socket
@@ -110,6 +111,17 @@ def rss_bytes(pid: int | None = None) -> int:
                 return int(line.split()[1]) * 1024
         return 0
     return int(psutil.Process(pid).memory_info().rss)
+
+
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """CPU time (user + system) of process `pid`, or of its thread `thread` (a native
+    thread id; the main thread's is `pid`), from /proc; NaN where there is no /proc."""
+    path = Path(f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat")
+    try:
+        fields = path.read_text().rpartition(")")[2].split()  # after "pid (comm)"
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class RssSampler:
