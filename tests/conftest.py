@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect
@@ -57,3 +58,14 @@ def postgres_server_url() -> Iterator[str]:
         if url is None:
             pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
         yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file, or a fresh PostgreSQL database (skipped if none)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "test.db")
+    from tests.postgres import fresh_database
+
+    server: str = request.getfixturevalue("postgres_server_url")
+    return fresh_database(server)

@@ -17,7 +17,6 @@ from sqlalchemy import Connection, select
 
 from pagerunner.executor import jobs, outcomes, transitions
 from pagerunner.executor.store import schema
-from tests.postgres import fresh_database
 
 from .conftest import harness
 from .sdk_app import Ledger, sdk_client
@@ -45,13 +44,6 @@ async def test_consecutive_calls_of_a_run_record_every_step_once(tmp_path: Path)
         assert run["status"] == "Completed"
         assert run["output"] == sum(range(12))
         assert [e["step"] for e in h.ledger.for_run(run_id)] == [f"s{i}" for i in range(12)]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "executor.db")
-    return fresh_database(request.getfixturevalue("postgres_server_url"))
 
 
 async def test_a_sleep_waited_for_alone_ends_with_the_call_it_resumes(

@@ -24,21 +24,12 @@ from pagerunner.queries import schema as query_schema
 from pagerunner.queries.migrate import migrate as migrate_queries
 from pagerunner.sqlstore import sync_url
 from tests.conftest import table_names
-from tests.postgres import fresh_database
 
 FIXTURE = Path(__file__).with_name("fixtures") / "executor-0.1.0.sql"
 
 # A query store table sharing the database: the executor's migrations leave it alone.
 foreign = MetaData()
 Table("pr_queries", foreign, Column("id", Integer, primary_key=True))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "executor.db")
-    server: str = request.getfixturevalue("postgres_server_url")
-    return fresh_database(server)
 
 
 def schema_diff(url: str, metadata: MetaData, include_name: Any) -> list[Any]:

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 
 import pytest
 
 from pagerunner.queries.migrate import migrate
 from pagerunner.queries.store import QueryStore
 from pagerunner.sources.base import Checkpoint, Page, Record
-from tests.postgres import fresh_database
-
-
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database: a SQLite file, or a fresh PostgreSQL database (skipped if none)."""
-    if request.param == "sqlite":
-        return str(tmp_path / "queries.db")
-    server: str = request.getfixturevalue("postgres_server_url")
-    return fresh_database(server)
 
 
 @pytest.fixture
