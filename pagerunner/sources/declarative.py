@@ -29,6 +29,7 @@ from .base import (
     TransientError,
 )
 from .classify import Answer, decide, error_for, parse_reset, redact
+from .http import provider_client
 from .jsonpath import compile_path, first_of
 from .pagination import PageRequest, PageResponse, PaginationState, strategy_for
 from .params import validate_params
@@ -89,7 +90,7 @@ class DeclarativeSource:
         self._strategy = strategy_for(spec.pagination)
         self._clock = clock
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+        self._client = client or provider_client(timeout_s)
 
     def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return validate_params(self.spec, params)

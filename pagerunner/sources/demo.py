@@ -26,6 +26,7 @@ from .base import (
     SourceError,
     TransientError,
 )
+from .http import provider_client
 
 __all__ = ["DemoSource"]
 
@@ -56,7 +57,7 @@ class DemoSource:
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.page_delay_s = page_delay_s
-        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+        self._client = client or provider_client(timeout_s)
 
     def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(params) - set(PARAMS))

@@ -15,6 +15,7 @@ import httpx
 from ..settings import Settings
 from .base import BadRequestError, Limits, Source
 from .demo import DemoSource
+from .http import provider_client
 from .loader import PRESETS_DIR, load_sources
 
 __all__ = ["SourceRegistry"]
@@ -49,7 +50,7 @@ class SourceRegistry:
                 monthly_budget=settings.demo_monthly_budget,
             ),
         )
-        client = httpx.AsyncClient(timeout=settings.source_timeout_s)
+        client = provider_client(settings.source_timeout_s)
         loaded = load_sources(
             env=settings.environment(),
             config_file=settings.sources_file,

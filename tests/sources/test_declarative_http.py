@@ -65,6 +65,15 @@ async def pages(request: Request, page: int = 1, per_page: int = 5) -> Any:
     return {"items": ITEMS[start : start + per_page], "has_more": start + per_page < TOTAL}
 
 
+@PROVIDER.get("/session")
+async def session(request: Request) -> Any:
+    """Answers with the cookie it was sent, and sets one for the key it was called with."""
+    item = {"id": 1, "cookie": request.headers.get("cookie", "")}
+    answer = JSONResponse({"items": [item]})
+    answer.set_cookie("session", request.headers.get("x-api-key", ""))
+    return answer
+
+
 @PROVIDER.get("/offset")
 async def offset(request: Request, offset: int = 0, limit: int = 5) -> Any:
     return {"data": ITEMS[offset : offset + min(limit, 4)], "total": TOTAL}  # caps at 4
@@ -617,3 +626,21 @@ async def test_origin_override_aims_a_source_at_another_server(base: str) -> Non
     )
     page = await src.fetch_page({}, Checkpoint(), CREDENTIALS)
     assert [r.key for r in page.records] == ["0", "1", "2", "3", "4"]
+
+
+async def test_no_cookie_goes_from_one_answer_to_a_later_request(base: str) -> None:
+    # One client serves every credential of a source (and every source of a registry):
+    # a session cookie set on one key's answer must not ride on another key's request.
+    src = source(
+        {
+            "request": {"url": f"{base}/session"},
+            "auth": API_KEY_HEADER,
+            "pagination": {"type": "page_number", "max_pages": 1},
+            "records": {"path": "items", "key": "id"},
+        }
+    )
+    sent = []
+    for key in ("key-of-alice", "key-of-bob", "key-of-alice"):
+        page = await src.fetch_page({}, Checkpoint(), {"api_key": key})
+        sent.append(page.records[0].data["cookie"])
+    assert sent == ["", "", ""]
