@@ -40,14 +40,11 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import datetime
 import itertools
 import json
 import os
-import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -55,8 +52,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import pct, progress
-from serve_process import Server, running_serve, wait_ready
+from common import machine, pct, progress, report
+from serve_process import Server, measure_serve, wait_ready
 
 TARGET_P99_MS = 250.0
 RUN_PATH = "/api/queries/run"
@@ -454,13 +451,7 @@ def summarize(args: argparse.Namespace, res: dict[str, Any]) -> dict[str, Any]:
     all_running = all(s.running == n_bg for s in snaps)
     return {
         "config": {k: v for k, v in vars(args).items() if k != "json"},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "store": "SQLite (WAL), temp dir",
-            "date": datetime.date.today().isoformat(),
-        },
+        "machine": machine(store="SQLite (WAL), temp dir"),
         "phases": {p.name: {**asdict(p), "per_s": p.rate} for p in res["phases"]},
         "ratios": {
             "loaded_vs_idle_post_p50": ratio(loaded, idle, "p50_ms"),
@@ -603,20 +594,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with (
-        tempfile.TemporaryDirectory(prefix="pagerunner-bench-") as tmp,
-        running_serve(Path(tmp), args.page_delay) as server,
-    ):
-        try:
-            res = asyncio.run(measure(server, args))
-        except Exception as exc:
-            print(f"benchmark failed: {exc!r}\nlast lines of serve's log:\n{server.log_tail()}")
-            return 0
-    summary = summarize(args, res)
-    print(render(summary))
-    if args.json is not None:
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
-        print(f"figures written to {args.json}")
+    res = measure_serve(lambda server: measure(server, args), args.page_delay)
+    if res is not None:
+        summary = summarize(args, res)
+        report(render(summary), summary, args.json)
     return 0  # a benchmark reports, it does not gate
 
 

@@ -56,7 +56,6 @@ import datetime
 import math
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,7 +74,7 @@ from common import (
     rss_bytes,
     verdict,
 )
-from serve_process import Server, running_serve, wait_ready
+from serve_process import Server, measure_serve, wait_ready
 
 PAGE_SIZE = 20  # the demo source's default page size
 TARGET_PROBE_FIRST_S = 1.0
@@ -577,18 +576,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with (
-        tempfile.TemporaryDirectory(prefix="pagerunner-combo-") as tmp,
-        running_serve(
-            Path(tmp),
-            page_delay_s=args.page_delay,
-            simulator_apart=args.simulator_apart,
-            executor_apart=args.executor_apart,
-        ) as server,
-    ):
-        res = asyncio.run(measure(server, args))
-    summary = summarize(args, res)
-    report(render(summary), summary, args.json)
+    res = measure_serve(
+        lambda server: measure(server, args),
+        args.page_delay,
+        simulator_apart=args.simulator_apart,
+        executor_apart=args.executor_apart,
+    )
+    if res is not None:
+        summary = summarize(args, res)
+        report(render(summary), summary, args.json)
     return 0  # a benchmark reports, it does not gate
 
 

@@ -11,15 +11,19 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from common import free_port
 
-__all__ = ["Server", "running_serve", "stop", "wait_ready"]
+T = TypeVar("T")
+
+__all__ = ["Server", "measure_serve", "running_serve", "stop", "wait_ready"]
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -91,6 +95,22 @@ def running_serve(
         proc = start(["serve"], env, log_path, tmp)
         stack.callback(stop, proc)
         yield Server(proc, f"http://127.0.0.1:{port}", tmp, log_path)
+
+
+def measure_serve(
+    measure: Callable[[Server], Coroutine[Any, Any, T]], page_delay_s: float, **options: Any
+) -> T | None:
+    """`measure(server)` against a fresh serve (`running_serve` with `options`) in a
+    temporary directory. A failure prints itself and serve's last log lines, and gives None."""
+    with (
+        tempfile.TemporaryDirectory(prefix="pagerunner-bench-") as tmp,
+        running_serve(Path(tmp), page_delay_s, **options) as server,
+    ):
+        try:
+            return asyncio.run(measure(server))
+        except Exception as exc:
+            print(f"benchmark failed: {exc!r}\nlast lines of serve's log:\n{server.log_tail()}")
+            return None
 
 
 def start(
