@@ -39,10 +39,7 @@ query asks for a page every S seconds, and for each combo size C (default 100):
   share of a core (the event loop's thread);
 * `--repeat R` rounds as above: the median round by that ratio is shown, with every
   round's ratio (the same code read 0.62x and 0.98x on this shared machine an hour
-  apart; one round is one sample of the machine's speed);
-* before every round (either mode), once serve idles, the machine's speed: the median
-  time of a fixed Python loop in this process (`python_loop_ms` in bench/common.py),
-  so that a slow round can be told from a slow hour of the machine.
+  apart; one round is one sample of the machine's speed).
 
     uv run python bench/combo_scale.py [--combos 10,100,1000] [--pages 5] [--repeat 3] [--json PATH]
     uv run python bench/combo_scale.py --page-delay 1 [--combos 100] [--probe-window 20]
@@ -73,7 +70,6 @@ from common import (
     load_average,
     machine,
     progress,
-    python_loop_ms,
     report,
     rss_bytes,
     verdict,
@@ -249,7 +245,6 @@ def combine_rounds(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {
         **{k: v for k, v in middle.items() if k not in ("probes", "rss_mb")},
         "rounds_ratio" if paced else "rounds_pages_per_s": figures,
-        "rounds_python_loop_ms": [r["python_loop_ms"] for r in rounds],
         "rss_mb": {**middle["rss_mb"], "peak": max(r["rss_mb"]["peak"] for r in rounds)},
         **probe_figures(probes),
     }
@@ -357,17 +352,6 @@ async def run_paced_combo(
 # -- the benchmark ---------------------------------------------------------------------------
 
 
-async def serve_idle(pid: int, *, below: float = 0.05, longest_s: float = 15.0) -> None:
-    """Wait until serve uses less than `below` of a core over half a second (the last
-    round's cancels are done), for `longest_s` at most: the machine's speed is read then."""
-    deadline = time.monotonic() + longest_s
-    while time.monotonic() < deadline:
-        before = cpu_seconds(pid)
-        await asyncio.sleep(0.5)
-        if (cpu_seconds(pid) - before) / 0.5 < below:
-            return
-
-
 async def measure(server: Server, args: argparse.Namespace) -> dict[str, Any]:
     load_before = load_average()
     async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as client:
@@ -378,24 +362,19 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         rounds: dict[int, list[dict[str, Any]]] = {n: [] for n in args.combos}
         for i in range(args.repeat):  # the sizes alternate: the machine's drift hits all
             for n in args.combos:
-                await serve_idle(server.proc.pid)
-                loop_ms = python_loop_ms()
-                progress(
-                    f"combo of {n} queries ({i + 1}/{args.repeat}); Python loop {loop_ms:.1f} ms"
-                )
+                progress(f"combo of {n} queries ({i + 1}/{args.repeat})")
                 if args.page_delay:
-                    done = await run_paced_combo(server, client, n, args)
+                    rounds[n].append(done := await run_paced_combo(server, client, n, args))
                     pace = done["pace"]
                     progress(
                         f"  {pace['pages_per_s']:.1f} pages/s of {pace['demand_per_s']:.1f} asked"
                     )
                 else:
-                    done = await run_combo(server, client, n, args)
+                    rounds[n].append(done := await run_combo(server, client, n, args))
                     progress(
                         f"  {done['wall_s']:.1f}s, {done['pages_per_s']:.1f} pages/s, "
                         f"peak RSS {done['rss_mb']['peak']:.0f} MB"
                     )
-                rounds[n].append({**done, "python_loop_ms": loop_ms})
         combos = [combine_rounds(rounds[n]) for n in args.combos]
     return {
         "load_before": load_before,
@@ -545,13 +524,6 @@ def render(s: dict[str, Any]) -> str:
         f"({ip['n']} probes)",
         "",
         *(render_paced(s) if c["page_delay"] else render_unpaced(s)),
-        "",
-        "machine's speed before each round (a fixed Python loop, bench/common.py"
-        " python_loop_ms; the lower, the faster): "
-        + "; ".join(
-            f"{x['queries']} queries {', '.join(f'{v:.1f}' for v in x['rounds_python_loop_ms'])} ms"
-            for x in s["combos"]
-        ),
         "",
     ]
     return "\n".join(lines)

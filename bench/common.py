@@ -14,7 +14,6 @@ import socket
 import statistics
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ __all__ = [
     "machine",
     "pct",
     "progress",
-    "python_loop_ms",
     "quiet_logs",
     "report",
     "rss_bytes",
@@ -124,25 +122,6 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float:
     except OSError:
         return math.nan
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def python_loop_ms(repeat: int = 15) -> float:
-    """How fast this machine runs Python now: the median milliseconds of a fixed loop
-    (dicts, strings, a JSON dump), `repeat` times. The machines are shared: the same
-    code reads slower in a slow hour, and this tells such an hour from a regression."""
-
-    def loop() -> None:
-        table: dict[str, list[int]] = {}
-        for i in range(20_000):
-            table.setdefault(f"key {i % 500}", []).append(i)
-        json.dumps([{"key": k, "n": len(v), "sum": sum(v)} for k, v in table.items()])
-
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        loop()
-        times.append(1000 * (time.perf_counter() - started))
-    return statistics.median(times)
 
 
 class RssSampler:
