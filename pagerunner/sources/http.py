@@ -1,11 +1,11 @@
 """The HTTP client that sources call providers with.
 
-It keeps no cookies. One client serves every source and credential of a
-registry, so a cookie a provider set on one credential's answer would go out
-with every later request to that host, whatever the credential: a session of
-one key riding on another's requests. Providers of paginated JSON APIs
-authenticate by key, not by cookie, so nothing is lost; and not parsing
-`Set-Cookie` on every answer saves work on the hot path.
+It keeps no cookies. A source's client serves every credential of the source
+(and a registry shares one among the sources defined by files), so a cookie a
+provider set on one credential's answer would go out with every later request to
+that host, whatever the credential: a session of one key riding on another's
+requests. Providers of paginated JSON APIs authenticate by key, not by cookie,
+so nothing is lost.
 """
 
 from __future__ import annotations

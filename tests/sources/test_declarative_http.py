@@ -12,6 +12,7 @@ import email.utils
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI, Request
@@ -639,8 +640,16 @@ async def test_no_cookie_goes_from_one_answer_to_a_later_request(base: str) -> N
             "records": {"path": "items", "key": "id"},
         }
     )
+    keys = ("key-of-alice", "key-of-bob", "key-of-alice")
     sent = []
-    for key in ("key-of-alice", "key-of-bob", "key-of-alice"):
+    for key in keys:
         page = await src.fetch_page({}, Checkpoint(), {"api_key": key})
         sent.append(page.records[0].data["cookie"])
     assert sent == ["", "", ""]
+    # The provider does set the cookie: a client that keeps cookies sends it on.
+    async with httpx.AsyncClient(base_url=base) as keeping:
+        echoed = [
+            (await keeping.get("/session", headers={"X-API-Key": key})).json()["items"][0]["cookie"]
+            for key in keys
+        ]
+    assert echoed == ["", "session=key-of-alice", "session=key-of-bob"]
