@@ -28,10 +28,11 @@ limiter); rate = (pages - 1) / (last served - first served); ratio = rate / (K x
 429s = the provider's 429 answers; the most requests served (and received) per key
 in any 1-second window, and the shortest span holding R + 1 of them (under 1 s: the
 provider was entitled to refuse one). For pagerunner, the page loop is also timed
-from inside (wrappers around `CredentialLimiter.claim`, `QueryRunner.reserve`/`page`
+from inside (wrappers around `CredentialLimiter.reserve`/`claim`, `QueryRunner.page`
 and `DeclarativeSource.fetch_page`; no code changed): what the claims decided, how
-late page steps woke after their slots, and the skew from a claim's logged time to
-the request leaving.
+late a page's request was claimed after its slot (the slot waited for inside the
+page step, or durably when it was further away), and the skew from a claim's
+logged time to the request leaving.
 
     uv run python bench/throttle.py [--credentials K --rate R --queries Q --pages P]
         [--only pagerunner|original] [--provider subprocess|inprocess] [--no-probe]
@@ -221,11 +222,12 @@ class Probe:
     sends: dict[str, list[float]] = field(default_factory=dict)  # credential -> fetch starts
     send_skew_s: list[float] = field(default_factory=list)  # the logged send -> fetch start
     slot: dict[str, float] = field(default_factory=dict)  # query -> its pending slot
-    slot_late_s: list[float] = field(default_factory=list)  # page step start - its slot
+    slot_late_s: list[float] = field(default_factory=list)  # its first claim - its slot
     in_page: int = 0  # page steps running now
     in_claim: int = 0  # of which inside `CredentialLimiter.claim`
     samples: list[tuple[int, int]] = field(default_factory=list)  # (in_page, in_claim)
     _pending: dict[int, tuple[str, float]] = field(default_factory=dict)  # task -> claim
+    _query: dict[int, str] = field(default_factory=dict)  # task -> the query of its page step
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -242,39 +244,45 @@ class Probe:
 
     def _wrappers(self) -> list[tuple[Any, str, Any]]:
         probe = self
+        orig_reserve = CredentialLimiter.reserve
         orig_claim = CredentialLimiter.claim
-        orig_reserve = QueryRunner.reserve
         orig_page = QueryRunner.page
         orig_fetch = DeclarativeSource.fetch_page
 
+        async def reserve(self: Any, *a: Any, **kw: Any) -> float:
+            at: float = await orig_reserve(self, *a, **kw)
+            query_id = probe._query.get(id(asyncio.current_task()))
+            if query_id is not None:
+                probe.slot[query_id] = at
+            return at
+
         async def claim(self: Any, credential_id: str, *a: Any, **kw: Any) -> Claim:
+            task = id(asyncio.current_task())
+            at = probe.slot.pop(probe._query.get(task, ""), None)
+            if at is not None:  # the first claim after the page's slot
+                probe.slot_late_s.append(time.time() - at)
             probe.in_claim += 1
             try:
-                result = await orig_claim(self, credential_id, *a, **kw)
+                result: Claim = await orig_claim(self, credential_id, *a, **kw)
             finally:
                 probe.in_claim -= 1
             kind = "go" if result.go else "wait" if result.wait_s > 0 else "new slot"
             probe.claims[kind] += 1
             if result.go:
-                probe._pending[id(asyncio.current_task())] = (credential_id, result.at)
+                probe._pending[task] = (credential_id, result.at)
             return result
 
-        async def reserve(self: Any, query_id: str) -> dict[str, Any]:
-            result = await orig_reserve(self, query_id)
-            if result["wait"]:
-                probe.slot[query_id] = float(result["at"])
-            return result
-
-        async def page(self: Any, query_id: str, page_number: int) -> dict[str, Any]:
-            at = probe.slot.pop(query_id, None)
-            if at is not None:
-                probe.slot_late_s.append(time.time() - at)
+        async def page(self: Any, query_id: str, *a: Any, **kw: Any) -> dict[str, Any]:
+            task = id(asyncio.current_task())
+            probe._query[task] = query_id
             probe.in_page += 1
             try:
-                return await orig_page(self, query_id, page_number)
+                result: dict[str, Any] = await orig_page(self, query_id, *a, **kw)
+                return result
             finally:
                 probe.in_page -= 1
-                probe._pending.pop(id(asyncio.current_task()), None)
+                probe._query.pop(task, None)
+                probe._pending.pop(task, None)
 
         async def fetch_page(self: Any, *a: Any, **kw: Any) -> Any:
             claimed = probe._pending.pop(id(asyncio.current_task()), None)
@@ -286,8 +294,8 @@ class Probe:
             return await orig_fetch(self, *a, **kw)
 
         return [
+            (CredentialLimiter, "reserve", functools.wraps(orig_reserve)(reserve)),
             (CredentialLimiter, "claim", functools.wraps(orig_claim)(claim)),
-            (QueryRunner, "reserve", functools.wraps(orig_reserve)(reserve)),
             (QueryRunner, "page", functools.wraps(orig_page)(page)),
             (DeclarativeSource, "fetch_page", functools.wraps(orig_fetch)(fetch_page)),
         ]
@@ -312,8 +320,9 @@ def analyse(probe: Probe, rate: float) -> dict[str, Any]:
     window that stays full for long), or sent the page step for a new slot (too
     many claims queued on the credential). Send skew: from the time the claim logged
     to the request starting (the window check is on logged times; skew that varies
-    by more than the send margin can bunch requests at the provider). Page step
-    after its slot: how late the durable sleep's wake-up ran the page step.
+    by more than the send margin can bunch requests at the provider). Claim after
+    its slot: how late a page's first claim came after the slot its page step
+    reserved (waited for in place, or by a durable sleep and a page step after it).
     """
     capacity = int(rate) if rate >= 1 else 1
     over = 0
@@ -332,7 +341,7 @@ def analyse(probe: Probe, rate: float) -> dict[str, Any]:
             cred: tightest(starts, capacity) for cred, starts in probe.sends.items()
         },
         "send_skew": distribution(probe.send_skew_s, (50, 90, 99), scale=1000),
-        "page_step_after_slot": distribution(probe.slot_late_s, (50, 90, 99), scale=1000),
+        "claim_after_slot": distribution(probe.slot_late_s, (50, 90, 99), scale=1000),
         "page_steps_in_flight": {
             "mean": statistics.fmean(in_page) if in_page else 0.0,
             "max": max(in_page, default=0),
@@ -572,7 +581,7 @@ def render(args: argparse.Namespace, outcomes: Sequence[Outcome]) -> str:
                     f"{label} {x['p50']:.1f}/{x['p90']:.1f}/{x['p99']:.1f}/{x['max']:.0f}"
                     for label, x in (
                         ("send skew (logged -> request)", d["send_skew"]),
-                        ("page step after its slot", d["page_step_after_slot"]),
+                        ("claim after its slot", d["claim_after_slot"]),
                     )
                 ),
             ]
