@@ -111,7 +111,7 @@ def settings(is_sqlite: bool) -> dict[str, Any]:
     if is_sqlite:
         with engine.connect() as conn:
             found["journal_mode"] = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
-            sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+            sync: Any = conn.exec_driver_sql("PRAGMA synchronous").scalar()
             found["synchronous"] = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(sync, sync)
     return found
 

@@ -57,7 +57,7 @@ from pagerunner.executor.store.schema import attempts, runs
 from pagerunner.executor.transport import AppTransport
 
 try:
-    import dbos_contender
+    import dbos_contender as dbos_contender  # also for bench/scaling_curve.py
 except ImportError as exc:  # the optional `bench` group is not installed
     dbos_contender = None  # type: ignore[assignment]
     DBOS_MISSING = f"DBOS contender skipped ({exc}); run with `uv run --group bench ...`"

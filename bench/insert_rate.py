@@ -124,6 +124,7 @@ def _naive_page(conn: Connection, page: Page, query_id: str, n: int) -> int:
                     "first_seen_at": now,
                 },
             )
+            assert result.inserted_primary_key is not None
             record_id, inserted = result.inserted_primary_key[0], inserted + 1
         conn.execute(
             sqlite_insert(query_records).on_conflict_do_nothing(),

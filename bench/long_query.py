@@ -29,15 +29,14 @@ import datetime
 import itertools
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
-from common import free_port, machine, progress, report
-from serve_process import running_serve, wait_ready
+from common import free_port, load_average, machine, progress, report
+from serve_process import Server, measure_serve, wait_ready
 
 PAGE_SIZE = 20  # the demo source's default page size
 TARGET_COST_RATIO = 1.2  # cost at the last page / cost at page 10
@@ -60,7 +59,7 @@ async def run_query(client: httpx.AsyncClient, pages: int, timeout_s: float) -> 
     started = time.perf_counter()
     last_report = started
     while time.perf_counter() - started < timeout_s:
-        q = (await client.get(f"/api/queries/{query_id}")).json()
+        q: dict[str, Any] = (await client.get(f"/api/queries/{query_id}")).json()
         if q["status"] not in ("pending", "running"):
             q["wall_s"] = time.perf_counter() - started
             return q
@@ -97,7 +96,8 @@ def cost_at(
     """Median gap between consecutive pages over the `window` pages ending at n (within a
     run), and the page step's call over the same pages."""
     by_number = {p["page_number"]: p for p in pages}
-    gaps, handovers = [], []
+    gaps: list[float] = []
+    handovers: list[float] = []
     for k in range(max(2, n - window + 1), n + 1):
         a, b = by_number.get(k - 1), by_number.get(k)
         if a is None or b is None:
@@ -139,22 +139,17 @@ def cost_by_position(pages: list[dict[str, Any]], window: int) -> dict[str, floa
     }
 
 
-async def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    executor_port = free_port()
-    env = {"PAGERUNNER_EXECUTOR_PORT": str(executor_port)}
-    if args.pages_per_run:
-        env["PAGERUNNER_PAGES_PER_RUN"] = str(args.pages_per_run)
-    with running_serve(tmp, page_delay_s=0, extra_env=env) as server:
-        async with (
-            httpx.AsyncClient(base_url=server.base_url, timeout=120) as client,
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{executor_port}", timeout=120) as ex,
-        ):
-            await wait_ready(server, client)
-            progress(f"serve ready (pid {server.proc.pid}); query of {args.pages} pages")
-            query = await run_query(client, args.pages, args.timeout)
-            pages = (await client.get(f"/api/queries/{query['id']}/pages")).json()["items"]
-            run_ids = list(dict.fromkeys(p["run_id"] for p in pages if p["run_id"]))
-            steps = await run_steps(ex, run_ids)
+async def measure(args: argparse.Namespace, server: Server, executor_port: int) -> dict[str, Any]:
+    async with (
+        httpx.AsyncClient(base_url=server.base_url, timeout=120) as client,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{executor_port}", timeout=120) as ex,
+    ):
+        await wait_ready(server, client)
+        progress(f"serve ready (pid {server.proc.pid}); query of {args.pages} pages")
+        query = await run_query(client, args.pages, args.timeout)
+        pages = (await client.get(f"/api/queries/{query['id']}/pages")).json()["items"]
+        run_ids = list(dict.fromkeys(p["run_id"] for p in pages if p["run_id"]))
+        steps = await run_steps(ex, run_ids)
     return {"query": query, "pages": pages, "run_ids": run_ids, "steps": steps}
 
 
@@ -244,11 +239,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    load = [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    with tempfile.TemporaryDirectory(prefix="pagerunner-long-") as tmp:
-        res = asyncio.run(measure(args, Path(tmp)))
-    summary = summarize(args, res, load)
-    report(render(summary), summary, args.json)
+    load = load_average()
+    executor_port = free_port()  # its REST API gives each run's steps
+    env = {"PAGERUNNER_EXECUTOR_PORT": str(executor_port)}
+    if args.pages_per_run:
+        env["PAGERUNNER_PAGES_PER_RUN"] = str(args.pages_per_run)
+    res = measure_serve(lambda server: measure(args, server, executor_port), 0, extra_env=env)
+    if res is not None:
+        summary = summarize(args, res, load)
+        report(render(summary), summary, args.json)
     return 0  # a benchmark reports, it does not gate
 
 
