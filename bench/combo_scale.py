@@ -517,7 +517,8 @@ def render(s: dict[str, Any]) -> str:
         f"Combo scale: combos of {', '.join(map(str, c['combos']))} queries {shape}, "
         "demo source unlimited"
         + (", simulator in a process of its own" if c.get("simulator_apart") else "")
-        + (", executor in a process of its own" if c.get("executor_apart") else ""),
+        + (", executor in a process of its own" if c.get("executor_apart") else "")
+        + (f", {c['pages_per_run']} pages per run" if c.get("pages_per_run") else ""),
         f"machine: {m['cpus']} cpus, Python {m['python']}, {m['store']}, "
         f"load before {m['load_before']}, after {s['machine_load_after']}",
         f"idle probe: first page p50 {ip['p50']:.3f}s, completed p50 {ic['p50']:.3f}s "
@@ -560,6 +561,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="run the executor in its own process (pagerunner executor), not in serve",
     )
+    parser.add_argument("--pages-per-run", type=int, default=None, help="PAGERUNNER_PAGES_PER_RUN")
     parser.add_argument("--probe-window", type=float, default=20.0, help="paced: seconds")
     parser.add_argument("--probe-every", type=float, default=1.0, help="paced: seconds")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per combo")
@@ -576,9 +578,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    per_run = {"PAGERUNNER_PAGES_PER_RUN": str(args.pages_per_run)} if args.pages_per_run else {}
     res = measure_serve(
         lambda server: measure(server, args),
         args.page_delay,
+        extra_env=per_run,
         simulator_apart=args.simulator_apart,
         executor_apart=args.executor_apart,
     )

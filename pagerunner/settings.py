@@ -93,10 +93,11 @@ class Settings(BaseSettings):
     max_pages_ceiling: int = Field(10_000, ge=1, le=100_000)
     #: A run of execute-query stores at most this many pages, then hands the query over to
     #: a new run that continues from the checkpoint. A page costs at most 4 steps, so a run
-    #: takes at most 4 x this + 7 steps: 207 by default, far below Inngest's 1,000 per run;
-    #: and every call re-sends, and the SDK replays, fewer memos (at 100 pages per run the
-    #: last pages of a run cost 1.26x its first, at 50 1.11x). See docs/queries.md.
-    pages_per_run: int = Field(50, ge=1, le=200)
+    #: takes at most 4 x this + 7 steps: 107 by default, far below Inngest's 1,000 per run;
+    #: and every call re-sends, and the SDK replays, the run's memos: a paced page is two
+    #: steps, and 100 paced queries at their pace cost a fifth less CPU a page at 25 pages
+    #: per run than at 50 (docs/benchmarks.md). See docs/queries.md.
+    pages_per_run: int = Field(25, ge=1, le=200)
     #: CSV exports neutralise cells that a spreadsheet would run as a formula (OWASP).
     csv_protect_formulas: bool = True
     #: First retry delay of the embedded executor (doubling, capped at 60 s, with jitter).
