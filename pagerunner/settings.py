@@ -95,8 +95,8 @@ class Settings(BaseSettings):
     #: a new run that continues from the checkpoint. A page costs at most 4 steps, so a run
     #: takes at most 4 x this + 7 steps: 107 by default, far below Inngest's 1,000 per run;
     #: and every call re-sends, and the SDK replays, the run's memos: a paced page is two
-    #: steps, and with 130 paced queries past their first pages one process stored 10-22%
-    #: more pages a second at 25 pages per run than at 50 (docs/benchmarks.md). See
+    #: steps, and with 130 paced queries past their first pages one process stored 10-23%
+    #: more pages a second at 20 or 25 pages per run than at 50 (docs/benchmarks.md). See
     #: docs/queries.md.
     pages_per_run: int = Field(25, ge=1, le=200)
     #: CSV exports neutralise cells that a spreadsheet would run as a formula (OWASP).
