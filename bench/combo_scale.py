@@ -578,11 +578,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    per_run = {"PAGERUNNER_PAGES_PER_RUN": str(args.pages_per_run)} if args.pages_per_run else {}
     res = measure_serve(
         lambda server: measure(server, args),
         args.page_delay,
-        extra_env=per_run,
+        pages_per_run=args.pages_per_run,
         simulator_apart=args.simulator_apart,
         executor_apart=args.executor_apart,
     )

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import free_port, load_average, machine, progress, report
+from common import load_average, machine, progress, report
 from serve_process import Server, measure_serve, wait_ready
 
 PAGE_SIZE = 20  # the demo source's default page size
@@ -139,10 +139,10 @@ def cost_by_position(pages: list[dict[str, Any]], window: int) -> dict[str, floa
     }
 
 
-async def measure(args: argparse.Namespace, server: Server, executor_port: int) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     async with (
         httpx.AsyncClient(base_url=server.base_url, timeout=120) as client,
-        httpx.AsyncClient(base_url=f"http://127.0.0.1:{executor_port}", timeout=120) as ex,
+        httpx.AsyncClient(base_url=server.executor_url, timeout=120) as ex,
     ):
         await wait_ready(server, client)
         progress(f"serve ready (pid {server.proc.pid}); query of {args.pages} pages")
@@ -240,11 +240,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     load = load_average()
-    executor_port = free_port()  # its REST API gives each run's steps
-    env = {"PAGERUNNER_EXECUTOR_PORT": str(executor_port)}
-    if args.pages_per_run:
-        env["PAGERUNNER_PAGES_PER_RUN"] = str(args.pages_per_run)
-    res = measure_serve(lambda server: measure(args, server, executor_port), 0, extra_env=env)
+    res = measure_serve(lambda server: measure(args, server), 0, pages_per_run=args.pages_per_run)
     if res is not None:
         summary = summarize(args, res, load)
         report(render(summary), summary, args.json)

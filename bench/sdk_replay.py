@@ -31,6 +31,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -137,15 +138,9 @@ def summarize(args: argparse.Namespace, rounds: dict[int, list[float]]) -> dict[
     ]
     return {
         "config": {k: v for k, v in vars(args).items() if k != "json"},
-        "machine": machine(sdk=inngest_version()),
+        "machine": machine(sdk=version("inngest")),
         "sizes": sizes,
     }
-
-
-def inngest_version() -> str:
-    from importlib.metadata import version
-
-    return version("inngest")
 
 
 def render(s: dict[str, Any]) -> str:

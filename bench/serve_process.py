@@ -33,6 +33,7 @@ STOP_TIMEOUT_S = 15.0
 class Server:
     proc: subprocess.Popen[bytes]
     base_url: str
+    executor_url: str  # the executor's REST API and dashboard, in serve or apart
     tmp: Path
     log_path: Path
 
@@ -67,23 +68,26 @@ def serve_env(tmp: Path, port: int, page_delay_s: float) -> dict[str, str]:
 def running_serve(
     tmp: Path,
     page_delay_s: float,
-    extra_env: Mapping[str, str] | None = None,
     *,
+    pages_per_run: int | None = None,
     simulator_apart: bool = False,
     executor_apart: bool = False,
 ) -> Iterator[Server]:
     """`python -m pagerunner serve` in `tmp`; terminated (then killed) on the way out.
-    `extra_env` is added last (e.g. PAGERUNNER_PAGES_PER_RUN, a known executor port).
+    `pages_per_run` sets PAGERUNNER_PAGES_PER_RUN (else serve's default).
     With `simulator_apart` the simulated provider runs in a process of its own
     (`pagerunner demo-api`, as a real provider is not in serve's process); with
     `executor_apart` the executor does (`pagerunner executor`, its own SQLite file,
     started first), and serve uses it through PAGERUNNER_EXECUTOR_URL."""
     port = free_port()
-    env = {**serve_env(tmp, port, page_delay_s), **(extra_env or {})}
+    env = serve_env(tmp, port, page_delay_s)
+    if pages_per_run is not None:
+        env["PAGERUNNER_PAGES_PER_RUN"] = str(pages_per_run)
+    executor_port = env["PAGERUNNER_EXECUTOR_PORT"]
+    executor_url = f"http://127.0.0.1:{executor_port}"
     with contextlib.ExitStack() as stack:
         if executor_apart:
-            executor_port = env["PAGERUNNER_EXECUTOR_PORT"]
-            env["PAGERUNNER_EXECUTOR_URL"] = f"http://127.0.0.1:{executor_port}"
+            env["PAGERUNNER_EXECUTOR_URL"] = executor_url
             executor = ["executor", "--port", executor_port, "--db", str(tmp / "executor.db")]
             executor += ["-u", f"http://127.0.0.1:{port}/api/inngest", "--log-level", "warning"]
             stack.callback(stop, start(executor, env, tmp / "executor.log", tmp))
@@ -94,7 +98,7 @@ def running_serve(
         log_path = tmp / "serve.log"
         proc = start(["serve"], env, log_path, tmp)
         stack.callback(stop, proc)
-        yield Server(proc, f"http://127.0.0.1:{port}", tmp, log_path)
+        yield Server(proc, f"http://127.0.0.1:{port}", executor_url, tmp, log_path)
 
 
 def measure_serve(
