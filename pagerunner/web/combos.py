@@ -27,14 +27,15 @@ from ..queries.deliveries import DeliveryStore
 from ..queries.model import Query, QueryError, utcnow
 from ..sources.base import BadRequestError, Source
 from .routes import (
-    _parse_max_pages,
     _relative,
     deliver_context,
     not_found,
     page_cap_context,
-    parse_deliver,
-    parse_webhook,
+    param_error,
+    parse_shared,
     render,
+    shared_texts,
+    unknown_source,
     webhook_context,
 )
 from .views import COMBO_NOTICES, ComboView, UsageRow, combo_params_text, format_time, unique_lines
@@ -65,25 +66,14 @@ async def create_combo(request: Request, services: ServicesDep, _csrf: CsrfCheck
     """Preview the exact count, or validate like the API, create the batch and schedule it."""
     form = await request.form()
     texts = {k[len("lines.") :]: str(v) for k, v in form.items() if k.startswith("lines.")}
-    max_pages_text = str(form.get("max_pages") or "").strip()
-    webhook_text = str(form.get("webhook") or "").strip()
-    deliver_text = str(form.get("deliver") or "").strip()
-    context = await _form_context(
-        services,
-        str(form.get("source") or ""),
-        texts,
-        max_pages=max_pages_text,
-        webhook=webhook_text,
-        deliver=deliver_text,
-    )
+    shared = shared_texts(form)
+    context = await _form_context(services, str(form.get("source") or ""), texts, **shared)
     source: Source | None = context["source"]
     errors: dict[str, str] = context["errors"]
     if source is None:
-        errors["source"] = f"choose one of: {', '.join(services.sources.names()) or 'none'}"
+        unknown_source(services, errors)
         return render(request, "combo_new.html", context, http.HTTP_422_UNPROCESSABLE_CONTENT)
-    max_pages = _parse_max_pages(max_pages_text, errors, services.settings.max_pages_ceiling)
-    webhook = parse_webhook(services, webhook_text, errors)
-    deliver = parse_deliver(services, deliver_text, errors)
+    fields = parse_shared(services, shared, errors)
     params = {name: unique_lines(texts.get(name, "")) for name in source.params_help}
     params = {name: values for name, values in params.items() if values}
     combos = _expand(source, params, errors)
@@ -97,9 +87,9 @@ async def create_combo(request: Request, services: ServicesDep, _csrf: CsrfCheck
             source.name,
             params,
             combos,
-            max_pages=page_cap(source, services.settings, max_pages),
-            webhook=webhook,
-            deliver=deliver,
+            max_pages=page_cap(source, services.settings, fields.max_pages),
+            webhook=fields.webhook,
+            deliver=fields.deliver,
         )
     except QueryError as exc:
         errors["form"] = str(exc)
@@ -115,9 +105,7 @@ def _expand(
     try:
         return expand(params, source.validate_params, cap=DEFAULT_CAP)
     except (TooManyCombos, BadRequestError) as exc:
-        field, _, message = str(exc).partition(": ")
-        name = field.removeprefix("params.")
-        errors[name if message and name in source.params_help else "form"] = message or str(exc)
+        param_error(exc, source, errors)
         return []
 
 

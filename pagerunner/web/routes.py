@@ -9,6 +9,8 @@ like the first render. Domain errors become messages on the page, never a 500.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -177,46 +179,31 @@ async def new_query_page(request: Request, services: ServicesDep, source: str = 
 async def create_query(request: Request, services: ServicesDep, _csrf: CsrfChecked) -> Response:
     """Validate like the API does, create, schedule, and show the new query."""
     form = await request.form()
-    source_name = str(form.get("source") or "")
     values = {k[len("params.") :]: str(v) for k, v in form.items() if k.startswith("params.")}
-    max_pages_text = str(form.get("max_pages") or "").strip()
-    webhook_text = str(form.get("webhook") or "").strip()
-    deliver_text = str(form.get("deliver") or "").strip()
-    context = _form_context(
-        services,
-        source_name,
-        values,
-        {},
-        max_pages=max_pages_text,
-        webhook=webhook_text,
-        deliver=deliver_text,
-    )
+    texts = shared_texts(form)
+    context = _form_context(services, str(form.get("source") or ""), values, {}, **texts)
     source: Source | None = context["source"]
     errors: dict[str, str] = context["errors"]
     if source is None:
-        errors["source"] = f"choose one of: {', '.join(services.sources.names()) or 'none'}"
+        unknown_source(services, errors)
         return render(request, "new.html", context, http.HTTP_422_UNPROCESSABLE_CONTENT)
-    max_pages = _parse_max_pages(max_pages_text, errors, services.settings.max_pages_ceiling)
-    webhook = parse_webhook(services, webhook_text, errors)
-    deliver = parse_deliver(services, deliver_text, errors)
+    fields = parse_shared(services, texts, errors)
     params: dict[str, Any] = {}
     try:
         params = source.validate_params(
             {k: v for k, v in values.items() if k in source.params_help and v.strip()}
         )
     except BadRequestError as exc:
-        field, _, message = str(exc).partition(": ")
-        name = field.removeprefix("params.")
-        errors[name if message and name in source.params_help else "form"] = message or str(exc)
+        param_error(exc, source, errors)
     if errors:
         return render(request, "new.html", context, http.HTTP_422_UNPROCESSABLE_CONTENT)
     try:
         query = await services.store.create(
             source.name,
             params,
-            max_pages=page_cap(source, services.settings, max_pages),
-            webhook=webhook,
-            deliver=deliver,
+            max_pages=page_cap(source, services.settings, fields.max_pages),
+            webhook=fields.webhook,
+            deliver=fields.deliver,
         )
     except QueryError as exc:
         errors["form"] = str(exc)
@@ -253,6 +240,48 @@ def _form_context(
         **webhook_context(services, webhook),
         **deliver_context(services, deliver),
     }
+
+
+#: The fields the query and the combo forms share: the page cap, the webhook, the destination.
+SHARED_FIELDS = ("max_pages", "webhook", "deliver")
+
+
+def shared_texts(form: Mapping[str, Any]) -> dict[str, str]:
+    """The shared fields as typed, stripped (what the form shows again on an error)."""
+    return {name: str(form.get(name) or "").strip() for name in SHARED_FIELDS}
+
+
+@dataclass(frozen=True)
+class SharedFields:
+    """The shared fields, checked as the API checks them (None: empty or wrong)."""
+
+    max_pages: int | None
+    webhook: str | None
+    deliver: str | None
+
+
+def parse_shared(
+    services: Services, texts: Mapping[str, str], errors: dict[str, str]
+) -> SharedFields:
+    """Check the shared fields; each problem goes to `errors` under its field."""
+    return SharedFields(
+        max_pages=_parse_max_pages(texts["max_pages"], errors, services.settings.max_pages_ceiling),
+        webhook=parse_webhook(services, texts["webhook"], errors),
+        deliver=parse_deliver(services, texts["deliver"], errors),
+    )
+
+
+def unknown_source(services: Services, errors: dict[str, str]) -> None:
+    """The error of a form whose source is not one of the configured ones."""
+    errors["source"] = f"choose one of: {', '.join(services.sources.names()) or 'none'}"
+
+
+def param_error(exc: Exception, source: Source, errors: dict[str, str]) -> None:
+    """A source's `params.<name>: message` goes to that parameter's field, anything else
+    to the form as a whole."""
+    field, _, message = str(exc).partition(": ")
+    name = field.removeprefix("params.")
+    errors[name if message and name in source.params_help else "form"] = message or str(exc)
 
 
 def webhook_context(services: Services, webhook: str) -> dict[str, Any]:
