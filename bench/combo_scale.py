@@ -37,6 +37,8 @@ query asks for a page every S seconds, and for each combo size C (default 100):
   the members are cancelled (no combo cancel: `POST /api/queries/{id}/cancel` each);
 * serve's CPU over that span (/proc): per page stored, in cores, and its main thread's
   share of a core (the event loop's thread);
+* how fast the machine ran over that span: `bench/machine_speed.py`'s fixed work, its
+  CPU ms (p50 of a reading a second; "unit ms"), also beside the idle probes;
 * `--repeat R` rounds as above: the median round by that ratio is shown, with every
   round's ratio (the same code read 0.62x and 0.98x on this shared machine an hour
   apart; one round is one sample of the machine's speed).
@@ -64,6 +66,7 @@ from typing import Any
 import httpx
 from common import (
     MB,
+    MachineSpeed,
     RssSampler,
     cpu_seconds,
     distribution,
@@ -247,6 +250,14 @@ def combine_rounds(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "rounds_ratio" if paced else "rounds_pages_per_s": figures,
         "rss_mb": {**middle["rss_mb"], "peak": max(r["rss_mb"]["peak"] for r in rounds)},
         **probe_figures(probes),
+        **(
+            {
+                "rounds_cpu_ms_per_page": [r["cpu"]["ms_per_page"] for r in rounds],
+                "rounds_speed_unit_ms": [r["speed_unit_ms"] for r in rounds],
+            }
+            if paced
+            else {}
+        ),
     }
 
 
@@ -322,7 +333,8 @@ async def run_paced_combo(
         since, cpu_since, main_since = time.time(), cpu_seconds(pid), cpu_seconds(pid, pid)
         ramp = since - t0
         progress(f"  all {n} running after {ramp:.1f}s; probes for {args.probe_window:.0f}s")
-        probes = await probes_every(client, f"probe{n}", args)
+        with MachineSpeed() as speed:
+            probes = await probes_every(client, f"probe{n}", args)
         end, cpu, main = time.time(), cpu_seconds(pid), cpu_seconds(pid, pid)
         members = await combo_members(client, set(combo["query_ids"]))
         await cancel_all(client, combo["query_ids"])
@@ -344,6 +356,7 @@ async def run_paced_combo(
             "cores": (cpu - cpu_since) / (end - since),
             "main_thread": (main - main_since) / (end - since),
         },
+        "speed_unit_ms": speed.median_ms,
         "rss_mb": rss_figures(sampler, rss_before, pid),
         "probes": probes,
     }
@@ -358,7 +371,8 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         ready_s = await wait_ready(server, client)
         progress(f"serve ready after {ready_s:.1f}s (pid {server.proc.pid}); warm-up probes")
         await asyncio.gather(*(probe(client, f"warm {i}", args.pages) for i in range(3)))
-        idle = [await probe(client, f"idle {i}", args.pages) for i in range(5)]
+        with MachineSpeed() as speed:
+            idle = [await probe(client, f"idle {i}", args.pages) for i in range(5)]
         rounds: dict[int, list[dict[str, Any]]] = {n: [] for n in args.combos}
         for i in range(args.repeat):  # the sizes alternate: the machine's drift hits all
             for n in args.combos:
@@ -367,7 +381,9 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, Any]:
                     rounds[n].append(done := await run_paced_combo(server, client, n, args))
                     pace = done["pace"]
                     progress(
-                        f"  {pace['pages_per_s']:.1f} pages/s of {pace['demand_per_s']:.1f} asked"
+                        f"  {pace['pages_per_s']:.1f} pages/s of {pace['demand_per_s']:.1f} asked,"
+                        f" {done['cpu']['ms_per_page']:.1f} ms of CPU a page,"
+                        f" unit {done['speed_unit_ms']:.2f} ms"
                     )
                 else:
                     rounds[n].append(done := await run_combo(server, client, n, args))
@@ -378,6 +394,7 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         combos = [combine_rounds(rounds[n]) for n in args.combos]
     return {
         "load_before": load_before,
+        "idle_speed_unit_ms": speed.median_ms,
         **probe_figures(idle, "idle_probe"),
         "idle_probe_pages_per_s": statistics.median(
             [p["pages_per_s"] for p in idle if p["pages_per_s"]] or [float("nan")]
@@ -468,7 +485,7 @@ def render_paced(s: dict[str, Any]) -> list[str]:
         f"  {'queries':>7} {'pages/q':>7} {'ramp s':>7} {'window s':>8} {'pages/s':>8} "
         f"{'asked':>6} {'ratio':>6} {'vs lone':>7} {'rounds':>16} {'RSS MB before/peak/after':>25}"
         f"  {'probes':>6} {'first page p50/p95/max s':>25} {'completed p50/p95 s':>20}"
-        f"  {'CPU ms/page':>11} {'cores':>5} {'main thread':>11}",
+        f"  {'CPU ms/page':>11} {'cores':>5} {'main thread':>11} {'unit ms':>7}",
     ]
     for c in s["combos"]:
         p, r, u = c["pace"], c["rss_mb"], c["cpu"]
@@ -482,6 +499,7 @@ def render_paced(s: dict[str, Any]) -> list[str]:
             + f"  {pf['n']:>6} {pf['p50']:>11.2f}/{pf['p95']:.2f}/{pf['max']:.2f}"
             f" {pc['p50']:>13.2f}/{pc['p95']:.2f}"
             f"  {u['ms_per_page']:>11.1f} {u['cores']:>5.2f} {u['main_thread']:>10.0%}"
+            f" {c['speed_unit_ms']:>7.2f}"
         )
     lines += [
         "",
@@ -489,6 +507,8 @@ def render_paced(s: dict[str, Any]) -> list[str]:
         f" pace of a lone query on the idle server, {s['idle_probe_pages_per_s']:.3f} pages/s ="
         f" {s['idle_probe_pages_per_s'] * delay:.2f}x of asked: each delay counts from the"
         " answer to the page before, so a page's own time is on top; that is the ratio's ceiling)",
+        "  unit ms: the CPU ms of bench/machine_speed.py's fixed work during the round (p50;"
+        " the machine speed unit above is beside the idle probes): how fast the machine ran",
         "",
         f"targets (issue 10, page delay {delay:g} s):",
     ]
@@ -522,7 +542,7 @@ def render(s: dict[str, Any]) -> str:
         f"machine: {m['cpus']} cpus, Python {m['python']}, {m['store']}, "
         f"load before {m['load_before']}, after {s['machine_load_after']}",
         f"idle probe: first page p50 {ip['p50']:.3f}s, completed p50 {ic['p50']:.3f}s "
-        f"({ip['n']} probes)",
+        f"({ip['n']} probes); machine speed unit {s['idle_speed_unit_ms']:.2f} ms",
         "",
         *(render_paced(s) if c["page_delay"] else render_unpaced(s)),
         "",

@@ -12,6 +12,7 @@ import os
 import platform
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ import structlog
 
 __all__ = [
     "MB",
+    "MachineSpeed",
     "RssSampler",
     "distribution",
     "free_port",
@@ -154,6 +156,36 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         self.samples.append(rss_bytes(self.pid))  # the reading at the end counts too
+
+
+class MachineSpeed:
+    """`machine_speed.py --every S` in a process of its own, from `with` to its end: the CPU
+    ms of a fixed piece of work, read every S seconds while a round runs (how fast the
+    shared machine ran beside the round's figures)."""
+
+    def __init__(self, every_s: float = 1.0) -> None:
+        self.every_s = every_s
+        self.readings_ms: list[float] = []
+        self._proc: subprocess.Popen[str] | None = None
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.readings_ms) if self.readings_ms else math.nan
+
+    def __enter__(self) -> MachineSpeed:
+        script = Path(__file__).with_name("machine_speed.py")
+        self._proc = subprocess.Popen(
+            [sys.executable, str(script), "--every", str(self.every_s)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._proc is not None
+        self._proc.terminate()
+        out, _ = self._proc.communicate(timeout=10)
+        self.readings_ms = [float(line) for line in out.split()]
 
 
 def verdict(ok: bool) -> str:
