@@ -1,7 +1,7 @@
 """How fast this machine runs Python right now: a fixed piece of work, timed in CPU ms.
 
-The machines these benchmarks run on are shared: the same code, minutes apart, has
-taken 6.8 ms of CPU a paced page in one round and 12.9 in the next. The work here
+The machines these benchmarks run on are shared: the same code has taken 12.9 ms of
+CPU a paced page in one round and 6.8 in another a few minutes later. The work here
 (build, encode, decode and sort records as JSON, the kind of work a page costs) never
 changes, so its CPU time says how fast the machine ran beside a round's figures.
 

@@ -258,7 +258,8 @@ class Probe:
 
         async def claim(self: Any, credential_id: str, *a: Any, **kw: Any) -> Claim:
             task = id(asyncio.current_task())
-            at = probe.slot.pop(probe._query.get(task, ""), None)
+            query_id = probe._query.get(task)  # None: a claim outside a page step
+            at = probe.slot.pop(query_id, None) if query_id is not None else None
             if at is not None:  # the first claim after the page's slot
                 probe.slot_late_s.append(time.time() - at)
             probe.in_claim += 1

@@ -94,10 +94,8 @@ class Settings(BaseSettings):
     #: A run of execute-query stores at most this many pages, then hands the query over to
     #: a new run that continues from the checkpoint. A page costs at most 4 steps, so a run
     #: takes at most 4 x this + 7 steps: 107 by default, far below Inngest's 1,000 per run;
-    #: and every call re-sends, and the SDK replays, the run's memos: a paced page is two
-    #: steps, and with 130 paced queries past their first pages one process stored 10-23%
-    #: more pages a second at 20 or 25 pages per run than at 50 (docs/benchmarks.md). See
-    #: docs/queries.md.
+    #: and every call re-sends, and the SDK replays, the run's memos (about 14 us each,
+    #: bench/sdk_replay.py; a paced page is two). docs/queries.md says why 25.
     pages_per_run: int = Field(25, ge=1, le=200)
     #: CSV exports neutralise cells that a spreadsheet would run as a formula (OWASP).
     csv_protect_formulas: bool = True
