@@ -3,7 +3,8 @@
 This is the only module that joins queries and sources into a durable loop.
 Each page is one step that fetches the page *and* stores its records, progress
 and next checkpoint in one transaction; re-running a page step after it
-committed changes nothing. Between pages the function sleeps durably.
+committed changes nothing. Between pages the function sleeps durably, or, for a
+short delay, the next page step waits it out in place (`Settings.inline_delay_s`).
 
 A run stores at most `Settings.pages_per_run` pages, then hands the query over
 to a new run (`continue_event`), so that no run nears Inngest's 1,000 steps and
@@ -31,6 +32,7 @@ import inngest
 import structlog
 
 from .destinations.delivery import QueryDelivery, create_deliver_function, deliver_event
+from .executor import waiting_in_place
 from .metrics import QueryMetrics
 from .queries.credentials import BudgetExceeded, CredentialLimiter
 from .queries.model import InvalidTransition, Query, QueryNotRunning, QueryStatus
@@ -200,6 +202,7 @@ class QueryRunner:
             "exhausted": query.exhausted,
             # In the memo, so that a replay hands over where the first execution did.
             "pages_per_run": self.settings.pages_per_run,
+            "inline_delay_s": self.settings.page_delay_inline_s,
             **await self.webhooks.targets(query),
         }
 
@@ -328,8 +331,7 @@ class QueryRunner:
         wait = at - time.time()
         if wait > INLINE_SLOT_WAIT_S:
             return at
-        if wait > 0:
-            await asyncio.sleep(wait)
+        await _sleep_until(at)
         return None
 
     async def _rate_limited(
@@ -506,9 +508,8 @@ async def _page_loop(
         page_number, tries, take_slot = page_number + 1, 0, paced
         share.pages += 1
         if begin["delay_s"] > 0:
-            delay_s, answered_at = float(begin["delay_s"]), result.get("answered_at")
-            not_before = await _delay(ctx, page_number, delay_s, answered_at)
-            share.steps += 1
+            not_before, steps = await _delay(ctx, page_number, begin, result.get("answered_at"))
+            share.steps += steps
     final = await ctx.step.run("complete", runner.complete, query_id)
     if "deliver" in final:  # the load is a run of deliver-query, one per destination at a time
         load_id = f"{query_id}.{ctx.run_id}"
@@ -541,30 +542,40 @@ async def _notify(
 
 
 async def _delay(
-    ctx: inngest.Context, page_number: int, delay_s: float, answered_at: float | None
-) -> float | None:
-    """Sleep durably until shortly before `delay_s` after the provider answered the page
-    before; returns when the delay ends (the next page step waits for it).
+    ctx: inngest.Context, page_number: int, begin: dict[str, Any], answered_at: float | None
+) -> tuple[float | None, int]:
+    """The page delay after a page: returns when it ends (the next page step waits
+    for it) and the steps it took.
 
-    Counted from the answer (the page step's memo), not from when the sleep is
+    Counted from the answer (the page step's memo), not from when the delay is
     reached: the call that reaches it and the wake-up after it take time of their
-    own, and a busy executor would otherwise add that time to every page. For the
-    same reason the sleep ends `WAKE_LEAD_S` (a tenth of the delay at most) early:
-    the wake-up and the call into the page step happen within that lead, and the
-    page step waits out what is left. A page memo from before `answered_at`
-    existed sleeps the whole delay from when the sleep is reached, and returns
-    None (a replay would read a later clock: nothing is left to wait out).
+    own, and a busy executor would otherwise add that time to every page.
+
+    A delay up to the run's `inline_delay_s` takes no step: the next page step
+    waits all of it out in place. A longer one is slept durably until
+    `WAKE_LEAD_S` (a tenth of the delay at most) before it ends: the wake-up and
+    the call into the page step happen within that lead, and the page step waits
+    out what is left. A page memo from before `answered_at` existed sleeps the
+    whole delay from when the sleep is reached, and returns None (a replay would
+    read a later clock: nothing is left to wait out).
     """
+    delay_s = float(begin["delay_s"])
     due = None if answered_at is None else answered_at + delay_s
+    if due is not None and delay_s <= begin.get("inline_delay_s", 0):
+        return due, 0
     until = time.time() + delay_s if due is None else due - min(WAKE_LEAD_S, delay_s / 10)
     await ctx.step.sleep_until(f"delay-{page_number}", datetime.datetime.fromtimestamp(until, UTC))
-    return due
+    return due, 1
 
 
 async def _sleep_until(at: float | None) -> None:
-    """Wait in place (not durably) until `at`, epoch seconds; None: do not wait."""
+    """Wait in place (not durably) until `at`, epoch seconds; None: do not wait.
+
+    The embedded executor does not count the call as in flight meanwhile.
+    """
     if at is not None and (left := at - time.time()) > 0:
-        await asyncio.sleep(left)
+        async with waiting_in_place():
+            await asyncio.sleep(left)
 
 
 async def _wait(ctx: inngest.Context, page_number: int, tries: int, result: dict[str, Any]) -> int:

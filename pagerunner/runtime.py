@@ -72,7 +72,7 @@ async def running_pagerunner(
                 serve_http(simulator.app, host="127.0.0.1", port=settings.demo_port)
             )
         executor = None
-        if settings.engine == "embedded" and not settings.executor_url:
+        if settings.embeds_executor:
             keys = settings.signed_keys
             config = ExecutorConfig(
                 db_url=settings.db,

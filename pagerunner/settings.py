@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     demo_monthly_budget: int | None = Field(None, ge=0)
     #: Overrides every source's delay between pages (seconds); None keeps each source's own.
     page_delay_s: float | None = Field(None, ge=0)
+    #: A page delay up to this long is waited inside the next page step (a page is then
+    #: one call, not a step and a durable sleep). None: 1 s when `serve` runs the executor
+    #: in its process, where a call that waits holds none of its places; 0 with another
+    #: engine, where it would (Inngest counts a waiting step against the concurrency).
+    inline_delay_s: float | None = Field(None, ge=0, le=60)
     #: Rate-limit waits up to this long are slept through; longer ones pause the query.
     max_rate_limit_wait_s: float = Field(30.0, ge=0)
     #: A query paused by a rate limit whose reset time is known resumes itself after it.
@@ -95,7 +100,7 @@ class Settings(BaseSettings):
     #: a new run that continues from the checkpoint. A page costs at most 4 steps, so a run
     #: takes at most 4 x this + 7 steps: 107 by default, far below Inngest's 1,000 per run;
     #: and every call re-sends, and the SDK replays, the run's memos (about 14 us each,
-    #: bench/sdk_replay.py; a paced page is two). docs/queries.md says why 25.
+    #: bench/sdk_replay.py; a page with a slept delay is two). docs/queries.md says why 25.
     pages_per_run: int = Field(25, ge=1, le=200)
     #: CSV exports neutralise cells that a spreadsheet would run as a formula (OWASP).
     csv_protect_formulas: bool = True
@@ -151,6 +156,18 @@ class Settings(BaseSettings):
         if self.inngest_event_key and self.inngest_signing_key:
             return "inngest-cloud"
         return "embedded"
+
+    @property
+    def embeds_executor(self) -> bool:
+        """Whether `serve` runs the embedded executor in its own process."""
+        return self.engine == "embedded" and not self.executor_url
+
+    @property
+    def page_delay_inline_s(self) -> float:
+        """The longest page delay waited inside a page step (see `inline_delay_s`)."""
+        if self.inline_delay_s is not None:
+            return self.inline_delay_s
+        return 1.0 if self.embeds_executor else 0.0
 
     @property
     def token(self) -> str | None:

@@ -14,6 +14,7 @@ from .backoff import Backoff
 from .config import ExecutorConfig, Limits
 from .engine import Executor
 from .errors import ExecutorError
+from .inflight import waiting_in_place
 from .server import running_executor, serve_http
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "create_executor_app",
     "running_executor",
     "serve_http",
+    "waiting_in_place",
 ]

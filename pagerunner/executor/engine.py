@@ -61,6 +61,7 @@ class Executor:
         self.inflight = InflightLimit(
             config.max_inflight, floor=config.min_inflight, target_lag_s=config.target_loop_lag_s
         )
+        self.inflight.on_lend = self._lent
         self.crons = CronScheduler(self.db.read, self._write, self.machine, config.clock)
         self.is_leader = False
         self._wake = asyncio.Event()
@@ -301,8 +302,13 @@ class Executor:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.001, timeout))
 
     def _free(self) -> int:
-        """Calls that may start now (`_claimed` holds timers and calls)."""
-        return self.inflight.value - (len(self._claimed) - self._timers)
+        """Calls that may start now (`_claimed` holds timers and calls, some of them
+        waiting in place: see `inflight.waiting_in_place`)."""
+        return self.inflight.value - (len(self._claimed) - self._timers - self.inflight.lent)
+
+    def _lent(self) -> None:
+        if self._backlog:
+            self._wake.set()  # a call waits in place: its place is free for a job that waits
 
     async def _claim_due(self) -> float:
         """Start tasks for due jobs; returns how long the loop may sleep."""
@@ -393,7 +399,8 @@ class Executor:
                 # The first call starts in time: its start timeout no longer applies.
                 await self.db.write(jobs.delete_by_key, f"{run.id}:start-timeout")
             send_woken(job, run)
-            outcome, started, ended = await self._send(job, run, fn)
+            with self.inflight.lending():
+                outcome, started, ended = await self._send(job, run, fn)
         finally:
             self.slots.release(run.concurrency_keys)
             self._unblock(run.concurrency_keys)

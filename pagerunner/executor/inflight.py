@@ -9,14 +9,21 @@ the others for the CPU. So the limit follows the loop's lag and the
 database writer's queue, as AIMD does: while both are below their targets it grows
 by one per sample, up to `ceiling`; when either is above, it shrinks by a quarter,
 down to `floor`. Calls that wait are then ordered by the queue, not by the loop.
+
+A call into an app in the same process can lend its place while it waits on a timer
+(`waiting_in_place`): it uses no CPU then, so it does not count, and another call
+may start. Without this, queries paced at a page a second that wait inside their
+page steps would hold every place and cap the executor at `ceiling` pages a second.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
 
-__all__ = ["InflightLimit"]
+__all__ = ["InflightLimit", "waiting_in_place"]
 
 SAMPLE_S = 0.05
 
@@ -35,6 +42,17 @@ class InflightLimit:
         self.target_lag_s = target_lag_s
         self.max_writes_waiting = max_writes_waiting
         self.value = ceiling
+        self.lent = 0  # calls in flight that wait in place: not counted against `value`
+        self.on_lend: Callable[[], None] = lambda: None
+
+    @contextlib.contextmanager
+    def lending(self) -> Iterator[None]:
+        """Calls made inside may lend their place in this limit (see `waiting_in_place`)."""
+        token = _LENDER.set(self)
+        try:
+            yield
+        finally:
+            _LENDER.reset(token)
 
     def observe(self, lag_s: float, writes_waiting: int = 0) -> None:
         """One sample: the event loop's lag (how late a timer fired) and the write
@@ -51,3 +69,23 @@ class InflightLimit:
             started = loop.time()
             await asyncio.sleep(SAMPLE_S)
             self.observe(loop.time() - started - SAMPLE_S, writes_waiting())
+
+
+_LENDER: ContextVar[InflightLimit | None] = ContextVar("pagerunner_inflight_lender", default=None)
+
+
+@contextlib.asynccontextmanager
+async def waiting_in_place() -> AsyncIterator[None]:
+    """Around a wait that uses no CPU inside a call from the embedded executor (an app
+    in its process): the call does not count as in flight meanwhile. Elsewhere (an
+    app in another process, Inngest) it changes nothing."""
+    limit = _LENDER.get()
+    if limit is None:
+        yield
+        return
+    limit.lent += 1
+    limit.on_lend()
+    try:
+        yield
+    finally:
+        limit.lent -= 1

@@ -73,9 +73,16 @@ async def test_a_250_page_query_runs_in_three_bounded_runs(tmp_path: Path) -> No
     assert stored == [(n, ids[(n - 1) // 100]) for n in range(1, 251)]
 
 
-async def test_paced_pages_with_a_delay_cost_two_steps_and_hand_over(tmp_path: Path) -> None:
+@pytest.mark.parametrize("inline_delay_s", [None, 0.0], ids=["in-step", "durable"])
+async def test_paced_pages_with_a_delay_cost_one_step_or_two_and_hand_over(
+    tmp_path: Path, inline_delay_s: float | None
+) -> None:
     settings = fast_settings(
-        str(tmp_path / "p.db"), pages_per_run=5, demo_rate_per_s=50, page_delay_s=0.01
+        str(tmp_path / "p.db"),
+        pages_per_run=5,
+        demo_rate_per_s=50,
+        page_delay_s=0.01,
+        inline_delay_s=inline_delay_s,
     )
     async with running_app(settings) as app:
         query_id = await app.run("paced total:240")
@@ -85,12 +92,21 @@ async def test_paced_pages_with_a_delay_cost_two_steps_and_hand_over(tmp_path: P
         runs = await chain(app, query_id)
         stored = await page_runs(app, query_id)
         page = (await app.api.get(f"/queries/{query_id}")).text
-    # A free slot is taken in the page step: a page and its delay, two steps a page.
-    assert [r["steps"] for r in runs] == [
-        ["start", *_paced(1, 5), "delay-6", "hand-over-6"],
-        ["start", *_paced(6, 10), "delay-11", "hand-over-11"],
-        ["start", *_paced(11, 12), "complete"],
-    ]
+    # A free slot is taken in the page step.
+    if inline_delay_s == 0:  # a page and its durable delay: two steps a page
+        expected = [
+            ["start", *_paced(1, 5), "delay-6", "hand-over-6"],
+            ["start", *_paced(6, 10), "delay-11", "hand-over-11"],
+            ["start", *_paced(11, 12), "complete"],
+        ]
+    else:  # under `serve`, the next page step waits the delay out in place: one a page
+        pages = [f"page-{n}" for n in range(1, 13)]
+        expected = [
+            ["start", *pages[0:5], "hand-over-6"],
+            ["start", *pages[5:10], "hand-over-11"],
+            ["start", *pages[10:12], "complete"],
+        ]
+    assert [r["steps"] for r in runs] == expected
     ids = [r["run_id"] for r in runs]
     assert stored == [(n, ids[(n - 1) // 5]) for n in range(1, 13)]
     for number, run_id in enumerate(ids, start=1):  # the chain, linked to the dashboard
@@ -224,24 +240,46 @@ async def test_a_hand_over_sent_twice_starts_one_run_and_a_stray_one_takes_nothi
         assert (await app.query(query_id))["pages_fetched"] == 5
 
 
+@pytest.mark.parametrize("inline_delay_s", [None, 0.0], ids=["in-step", "durable"])
 async def test_a_pages_delay_counts_from_the_providers_answer_to_the_page_before(
-    tmp_path: Path,
+    tmp_path: Path, inline_delay_s: float | None
 ) -> None:
-    settings = fast_settings(str(tmp_path / "p.db"), page_delay_s=0.3, pages_per_run=2)
+    settings = fast_settings(
+        str(tmp_path / "p.db"), page_delay_s=0.3, pages_per_run=2, inline_delay_s=inline_delay_s
+    )
     async with running_app(settings) as app:
+        executor = app.runtime.executor
+        assert executor is not None
+        lent: list[int] = []  # calls that wait in place, not counted as in flight
+
+        async def sample() -> None:
+            while True:
+                lent.append(executor.inflight.lent)
+                await asyncio.sleep(0.01)
+
+        sampler = asyncio.create_task(sample())
         query_id = await app.run("answered total:80")
         done = await app.until(query_id, timeout_s=30)
+        sampler.cancel()
         assert done["status"] == "completed" and done["pages_fetched"] == 4
+        # Waiting out the delay in place, the page step's call lends its place (a slept
+        # delay leaves only the lead's 30 ms, which the samples may miss).
+        assert max(lent) <= 1 and executor.inflight.lent == 0
+        if inline_delay_s is None:
+            assert max(lent) == 1
         by_name = {}
         for run in await chain(app, query_id):
             listed = await app.executor_api.get(f"/v1/runs/{run['run_id']}/steps")
             by_name |= {s["name"]: s for s in listed.json()["data"] if s["name"] != "start"}
     for n in range(2, 5):
         answered = by_name[f"page-{n - 1}"]["output"]["answered_at"]
-        # Not from when the sleep was reached: the call that reached it came later. The
-        # sleep ends a tenth of the delay early; the page step waits out the rest.
-        until = answered + 0.3 - 0.03
-        assert by_name[f"delay-{n}"]["opts"]["until"] == pytest.approx(until, abs=1e-3)
+        if inline_delay_s == 0:
+            # Not from when the sleep was reached: the call that reached it came later.
+            # The sleep ends a tenth of the delay early; the page step waits out the rest.
+            until = answered + 0.3 - 0.03
+            assert by_name[f"delay-{n}"]["opts"]["until"] == pytest.approx(until, abs=1e-3)
+        else:  # no sleep step: the page step waits all of the delay
+            assert f"delay-{n}" not in by_name
         # Page 3 is the next run's first: the hand-over waits out the rest as well.
         assert by_name[f"page-{n}"]["output"]["sent_at"] >= answered + 0.3
 

@@ -1,11 +1,23 @@
-"""The executor's limit of calls in flight follows its event loop's lag and the writer's queue."""
+"""The executor's limit of calls in flight follows its event loop's lag and the writer's queue;
+a call into an app in its process that waits in place does not count."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from pathlib import Path
 
+import fastapi
+import inngest
+import inngest.fast_api
+import pytest
+
+from pagerunner.executor import waiting_in_place
 from pagerunner.executor.inflight import InflightLimit
+
+from .conftest import harness
+from .sdk_app import Ledger, sdk_client
 
 
 def test_the_limit_shrinks_to_its_floor_while_overloaded_and_grows_back_by_one() -> None:
@@ -41,3 +53,50 @@ async def test_following_a_blocked_loop_lowers_the_limit() -> None:
         assert limit.value < 32
     finally:
         follower.cancel()
+
+
+def _waiting_app(
+    gate: asyncio.Event, *, api_origin: str, signing_key: str | None = None
+) -> tuple[fastapi.FastAPI, Ledger]:
+    """An app whose one step waits in place for `gate` (`waiting_in_place`)."""
+    client = sdk_client(app_id="waiters", api_origin=api_origin, signing_key=signing_key)
+    ledger = Ledger()
+
+    async def wait_at_the_gate(run_id: str) -> str:
+        ledger.record(run_id, "waiting", 0)
+        async with waiting_in_place():
+            await gate.wait()
+        return "through"
+
+    @client.create_function(fn_id="waiter", trigger=inngest.TriggerEvent(event="test/gate"))
+    async def waiter(ctx: inngest.Context) -> str:
+        return await ctx.step.run("gate", wait_at_the_gate, ctx.run_id)
+
+    app = fastapi.FastAPI()
+    inngest.fast_api.serve(app, client, [waiter])
+    return app, ledger
+
+
+@pytest.mark.parametrize("transport", ["asgi", "http"])
+async def test_a_call_waiting_in_place_lends_its_place_to_the_next_only_in_process(
+    tmp_path: Path, transport: str
+) -> None:
+    """Five runs, two places: in process every run reaches its wait; over HTTP the
+    executor cannot see the app wait, and two calls hold both places."""
+    gate = asyncio.Event()
+    build = functools.partial(_waiting_app, gate)
+    async with harness(tmp_path, transport, build=build, max_inflight=2) as h:
+        run_ids = [await h.run_of(await h.send("test/gate")) for _ in range(5)]
+        expected = 5 if transport == "asgi" else 2
+        for _ in range(300):
+            if len(h.ledger.entries) >= expected:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # time for a third call, were the limit not kept
+        assert len(h.ledger.entries) == expected
+        assert h.executor.inflight.lent == (5 if transport == "asgi" else 0)
+        gate.set()
+        for run_id in run_ids:
+            run = await h.executor.wait_for_run(run_id, timeout_s=15)
+            assert run["status"] == "Completed" and run["output"] == "through"
+        assert h.executor.inflight.lent == 0
