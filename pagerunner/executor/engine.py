@@ -62,6 +62,7 @@ class Executor:
             config.max_inflight, floor=config.min_inflight, target_lag_s=config.target_loop_lag_s
         )
         self.inflight.on_lend = self._lent
+        self.inflight.counted = lambda: len(self._claimed) - self._timers - self.inflight.lent
         self.crons = CronScheduler(self.db.read, self._write, self.machine, config.clock)
         self.is_leader = False
         self._wake = asyncio.Event()
@@ -304,7 +305,7 @@ class Executor:
     def _free(self) -> int:
         """Calls that may start now (`_claimed` holds timers and calls, some of them
         waiting in place: see `inflight.waiting_in_place`)."""
-        return self.inflight.value - (len(self._claimed) - self._timers - self.inflight.lent)
+        return self.inflight.value - self.inflight.counted()
 
     def _lent(self) -> None:
         if self._backlog:
@@ -354,6 +355,7 @@ class Executor:
                     await self._write(jobs.reschedule, job.id, available_at=time.time() + 1.0)
             finally:
                 self._claimed.pop(job.id, None)
+                self.inflight.place_freed()
                 if self._finished_while_polling is not None:
                     self._finished_while_polling.add(job.id)
             if handoff is None:

@@ -12,13 +12,14 @@ down to `floor`. Calls that wait are then ordered by the queue, not by the loop.
 
 A call into an app in the same process can lend its place while it waits on a timer
 (`waiting_in_place`): it uses no CPU then, so it does not count, and another call
-may start. Without this, queries paced at a page a second that wait inside their
+may start. When the wait ends it takes a place back, in turn if none is free. Without this, queries paced at a page a second that wait inside their
 page steps would hold every place and cap the executor at `ceiling` pages a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
@@ -44,6 +45,35 @@ class InflightLimit:
         self.value = ceiling
         self.lent = 0  # calls in flight that wait in place: not counted against `value`
         self.on_lend: Callable[[], None] = lambda: None
+        # The calls in flight that count (the executor's); the calls whose wait ended and
+        # that wait, in turn, for a place to take back.
+        self.counted: Callable[[], int] = lambda: 0
+        self._returning: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def take_back(self) -> None:
+        """A call whose wait in place ended counts again: at once if a place is free and
+        none waits before it, else when a call ends (`place_freed`)."""
+        if not self._returning and self.counted() < self.value:
+            self.lent -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._returning.append(turn)
+        try:
+            await turn
+        except BaseException:
+            if not turn.done() or turn.cancelled():  # not granted: it never counted again
+                self.lent -= 1
+                with contextlib.suppress(ValueError):
+                    self._returning.remove(turn)
+            raise
+
+    def place_freed(self) -> None:
+        """A call ended: its place goes to the calls waiting to take one back, in turn."""
+        while self._returning and self.counted() < self.value:
+            turn = self._returning.popleft()
+            if not turn.done():
+                self.lent -= 1
+                turn.set_result(None)
 
     @contextlib.contextmanager
     def lending(self) -> Iterator[None]:
@@ -84,8 +114,9 @@ async def waiting_in_place() -> AsyncIterator[None]:
         yield
         return
     limit.lent += 1
+    limit.place_freed()  # to a call that waits to take one back, else to the queue
     limit.on_lend()
     try:
         yield
     finally:
-        limit.lent -= 1
+        await limit.take_back()

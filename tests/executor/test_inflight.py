@@ -66,6 +66,10 @@ def _waiting_app(
         ledger.record(run_id, "waiting", 0)
         async with waiting_in_place():
             await gate.wait()
+        ledger.active["after"] = ledger.active.get("after", 0) + 1  # counted again
+        ledger.max_active["after"] = max(ledger.max_active.get("after", 0), ledger.active["after"])
+        await asyncio.sleep(0.05)
+        ledger.active["after"] -= 1
         return "through"
 
     @client.create_function(fn_id="waiter", trigger=inngest.TriggerEvent(event="test/gate"))
@@ -81,8 +85,9 @@ def _waiting_app(
 async def test_a_call_waiting_in_place_lends_its_place_to_the_next_only_in_process(
     tmp_path: Path, transport: str
 ) -> None:
-    """Five runs, two places: in process every run reaches its wait; over HTTP the
-    executor cannot see the app wait, and two calls hold both places."""
+    """Five runs, two places: in process every run reaches its wait, and when the waits
+    end the calls go on two at a time; over HTTP the executor cannot see the app wait,
+    and two calls hold both places."""
     gate = asyncio.Event()
     build = functools.partial(_waiting_app, gate)
     async with harness(tmp_path, transport, build=build, max_inflight=2) as h:
@@ -100,3 +105,5 @@ async def test_a_call_waiting_in_place_lends_its_place_to_the_next_only_in_proce
             run = await h.executor.wait_for_run(run_id, timeout_s=15)
             assert run["status"] == "Completed" and run["output"] == "through"
         assert h.executor.inflight.lent == 0
+    # The waits ended together; the calls took their places back in turn, two at a time.
+    assert h.ledger.max_active["after"] == 2
