@@ -12,8 +12,9 @@ down to `floor`. Calls that wait are then ordered by the queue, not by the loop.
 
 A call into an app in the same process can lend its place while it waits on a timer
 (`waiting_in_place`): it uses no CPU then, so it does not count, and another call
-may start. When the wait ends it takes a place back, in turn if none is free. Without this, queries paced at a page a second that wait inside their
-page steps would hold every place and cap the executor at `ceiling` pages a second.
+may start. When the wait ends it takes a place back, in turn if none is free.
+Without this, queries paced at a page a second that wait inside their page steps
+would hold every place and cap the executor at `ceiling` pages a second.
 """
 
 from __future__ import annotations
