@@ -10,12 +10,13 @@ PAGERUNNER_PAGE_DELAY_S=0) and, for each combo size C in turn:
   one after the other, and times each one's first stored page and its completion
   (polled every 20 ms);
 * wall time: from the combo's POST to the last of its queries' `finished_at`;
-  pages/s = C x 5 / wall;
+  pages/s = C x 5 / wall; a round runs combos of its size one after the other until
+  `--min-round-s` (2 s) of wall time is measured, and pools them (pages / wall): one
+  combo of 10 lasts a fraction of a second, a sample too short to read a rate from;
 * `--repeat R` rounds (default 3), the sizes alternating (10, 100, 1000, 10, ...):
   each size's line is its median round (every round's pages/s beside it; the peak
   RSS is the highest, the probes are pooled), and the target's ratio is taken
-  between the medians (each round's ratio is shown too): one round of 10
-  queries lasts half a second, and its rate varied by 40% between runs;
+  between the medians (each round's ratio is shown too);
 * RSS of serve (psutil when installed, else VmRSS of /proc/<pid>/status), sampled
   every 0.25 s: before the combo, its peak and after.
 
@@ -43,7 +44,8 @@ query asks for a page every S seconds, and for each combo size C (default 100):
   round's ratio (the same code read 0.62x and 0.98x on this shared machine an hour
   apart; one round is one sample of the machine's speed).
 
-    uv run python bench/combo_scale.py [--combos 10,100,1000] [--pages 5] [--repeat 3] [--json PATH]
+    uv run python bench/combo_scale.py [--combos 10,100,1000] [--pages 5] [--repeat 3]
+        [--min-round-s 2] [--json PATH]
     uv run python bench/combo_scale.py --page-delay 1 [--combos 100] [--probe-window 20]
 
 It prints the issue's targets with PASS/FAIL but always exits 0.
@@ -211,23 +213,29 @@ def rss_figures(sampler: RssSampler, before: int, pid: int) -> dict[str, float]:
 async def run_combo(
     server: Server, client: httpx.AsyncClient, n: int, args: argparse.Namespace
 ) -> dict[str, Any]:
+    """One round: combos of `n` queries one after the other until `args.min_round_s` of
+    wall time is measured (one combo of 10 lasts a fraction of a second)."""
     pid = server.proc.pid
     rss_before = rss_bytes(pid)
-    done = asyncio.Event()
+    pages, wall, combos, probes = 0, 0.0, 0, []
     with RssSampler(pid) as sampler:
-        t0 = time.time()
-        combo = await post_combo(client, f"combo{n}", n, args.pages)
-        probing = asyncio.create_task(probes_while(client, done, f"probe{n}", args.pages))
-        try:
-            await wait_combo(client, combo["id"], n, args.timeout)
-        finally:
-            done.set()
-        probes = await probing
-    members = await combo_members(client, set(combo["query_ids"]))
-    wall = max(parse_ts(q["finished_at"]) for q in members) - t0
-    pages = sum(q["pages_fetched"] for q in members)
+        while combos == 0 or wall < args.min_round_s:
+            done = asyncio.Event()
+            t0 = time.time()
+            combo = await post_combo(client, f"combo{n}.{combos}", n, args.pages)
+            probing = asyncio.create_task(probes_while(client, done, f"probe{n}", args.pages))
+            try:
+                await wait_combo(client, combo["id"], n, args.timeout)
+            finally:
+                done.set()
+            probes += await probing
+            members = await combo_members(client, set(combo["query_ids"]))
+            wall += max(parse_ts(q["finished_at"]) for q in members) - t0
+            pages += sum(q["pages_fetched"] for q in members)
+            combos += 1
     return {
         "queries": n,
+        "combos": combos,
         "pages": pages,
         "wall_s": wall,
         "pages_per_s": pages / wall,
@@ -584,6 +592,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pages-per-run", type=int, default=None, help="PAGERUNNER_PAGES_PER_RUN")
     parser.add_argument("--probe-window", type=float, default=20.0, help="paced: seconds")
     parser.add_argument("--probe-every", type=float, default=1.0, help="paced: seconds")
+    parser.add_argument(
+        "--min-round-s",
+        type=float,
+        default=2.0,
+        help="unpaced: combos of a size run one after the other until this much wall time",
+    )
     parser.add_argument("--timeout", type=float, default=900, help="seconds per combo")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
