@@ -355,10 +355,10 @@ class Executor:
                     await self._write(jobs.reschedule, job.id, available_at=time.time() + 1.0)
             finally:
                 self._claimed.pop(job.id, None)
-                self.inflight.place_freed()
                 if self._finished_while_polling is not None:
                     self._finished_while_polling.add(job.id)
             if handoff is None:
+                self.inflight.place_freed()  # first to a call that takes its place back
                 if self._backlog:
                     self._wake.set()  # a slot is free for a job that waits
                 return
@@ -368,6 +368,7 @@ class Executor:
             if handoff.wake or wait:
                 self._wake.set()
             if wait:
+                self.inflight.place_freed()
                 return  # the job is in the table: the poll claims it, in order
             task = asyncio.current_task()
             assert task is not None

@@ -119,5 +119,7 @@ async def waiting_in_place() -> AsyncIterator[None]:
     limit.on_lend()
     try:
         yield
-    finally:
-        await limit.take_back()
+    except BaseException:  # cancelled, or failed: the call ends, it does not queue again
+        limit.lent -= 1
+        raise
+    await limit.take_back()

@@ -107,3 +107,23 @@ async def test_a_call_waiting_in_place_lends_its_place_to_the_next_only_in_proce
         assert h.executor.inflight.lent == 0
     # The waits ended together; the calls took their places back in turn, two at a time.
     assert h.ledger.max_active["after"] == 2
+
+
+async def test_a_wait_in_place_that_is_cancelled_ends_without_queueing_for_a_place() -> None:
+    limit = InflightLimit(1, floor=1)
+    limit.counted = lambda: 1  # the only place is taken: a call whose wait ended would queue
+
+    async def wait_forever() -> None:
+        async with waiting_in_place():
+            await asyncio.Event().wait()
+
+    with limit.lending():  # the task copies the context: its call lends to this limit
+        task = asyncio.create_task(wait_forever())
+    await asyncio.sleep(0.01)
+    assert limit.lent == 1
+    task.cancel()
+    await asyncio.sleep(0.01)
+    assert task.done() and task.cancelled()  # it did not wait for a place to end
+    assert limit.lent == 0
+    limit.place_freed()  # nobody waits for a place
+    assert limit.lent == 0
