@@ -52,6 +52,20 @@ class ExecutorMetrics(Metrics):
             buckets=CALL_BUCKETS,
             registry=r,
         )
+        calls = Gauge(
+            "pagerunner_executor_calls",
+            "Calls to apps in flight: running (counted against the limit) or waiting "
+            "(on a timer inside an in-process app, or for a place back after it: not counted)",
+            ["state"],
+            registry=r,
+        )
+        calls.labels("running").set_function(lambda: float(executor.inflight.counted()))
+        calls.labels("waiting").set_function(lambda: float(executor.inflight.lent))
+        Gauge(
+            "pagerunner_executor_calls_limit",
+            "How many calls may run at once now (max_inflight, lowered while the event loop lags)",
+            registry=r,
+        ).set_function(lambda: float(executor.inflight.value))
         Gauge(
             "pagerunner_executor_leader",
             "1 while this executor holds the leader lease (only the leader runs jobs)",

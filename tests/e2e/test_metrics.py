@@ -139,7 +139,22 @@ async def test_metrics_match_a_finished_query_and_its_runs(tmp_path: Path) -> No
     assert value(executor, "pagerunner_executor_queue_jobs", state="due") == 0
     assert value(executor, "pagerunner_executor_leader") == 1
     assert value(executor, "pagerunner_executor_database_up") == 1
+    assert value(executor, "pagerunner_executor_calls", state="waiting") == 0
+    assert 8 <= value(executor, "pagerunner_executor_calls_limit") <= 32
     assert families(samples) | families(executor) == documented()
+
+
+async def test_a_page_step_waiting_out_its_delay_shows_as_a_waiting_call(tmp_path: Path) -> None:
+    async with running_app(fast_settings(str(tmp_path / "p.db"), page_delay_s=0.5)) as app:
+        query_id = await app.run("coffee total:80")
+        calls = "pagerunner_executor_calls"
+        during = await scrape_until(app.executor_api, lambda e: value(e, calls, state="waiting"))
+        assert value(during, calls, state="waiting") == 1  # one query: one call waits its delay
+        await app.until(query_id)
+        after = await scrape_until(
+            app.executor_api, lambda e: value(e, calls, state="running") == 0
+        )
+        assert value(after, calls, state="waiting") == 0
 
 
 def test_the_grafana_dashboard_uses_only_documented_metrics() -> None:
