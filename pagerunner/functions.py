@@ -32,7 +32,7 @@ import inngest
 import structlog
 
 from .destinations.delivery import QueryDelivery, create_deliver_function, deliver_event
-from .executor import waiting_in_place
+from .inplace import waiting_in_place
 from .metrics import QueryMetrics
 from .queries.credentials import BudgetExceeded, CredentialLimiter
 from .queries.model import InvalidTransition, Query, QueryNotRunning, QueryStatus

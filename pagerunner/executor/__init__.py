@@ -5,8 +5,8 @@ SDK: event intake (`/e/{key}`), app sync (`/fn/register`), the durable run loop
 over the SDK's HTTP protocol, flow control, a v1 REST API and a dashboard. Of
 the rest of pagerunner it imports only the shared infrastructure modules
 `pagerunner.sqlstore`, `pagerunner.guard`, `pagerunner.edge`, `pagerunner.probes`,
-`pagerunner.cron` and `pagerunner.safetext`, so it could ship as its own package
-together with them.
+`pagerunner.cron`, `pagerunner.safetext` and `pagerunner.inplace`, so it could ship
+as its own package together with them.
 """
 
 from .api import create_executor_app
@@ -14,7 +14,6 @@ from .backoff import Backoff
 from .config import ExecutorConfig, Limits
 from .engine import Executor
 from .errors import ExecutorError
-from .inflight import waiting_in_place
 from .server import running_executor, serve_http
 
 __all__ = [
@@ -26,5 +25,4 @@ __all__ = [
     "create_executor_app",
     "running_executor",
     "serve_http",
-    "waiting_in_place",
 ]

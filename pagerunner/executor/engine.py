@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy import Connection
 
+from ..inplace import lending
 from ..sqlstore import Database
 from . import jobs, transitions
 from .calls import CallOutcome, build_request, call_url, interpret
@@ -59,10 +60,12 @@ class Executor:
         self.lease = LeaderLease(ttl_s=config.lease_ttl_s)
         self.slots = Slots()
         self.inflight = InflightLimit(
-            config.max_inflight, floor=config.min_inflight, target_lag_s=config.target_loop_lag_s
+            config.max_inflight,
+            floor=config.min_inflight,
+            target_lag_s=config.target_loop_lag_s,
+            counted=lambda: len(self._claimed) - self._timers - self.inflight.lent,
+            on_lend=self._lent,
         )
-        self.inflight.on_lend = self._lent
-        self.inflight.counted = lambda: len(self._claimed) - self._timers - self.inflight.lent
         self.crons = CronScheduler(self.db.read, self._write, self.machine, config.clock)
         self.is_leader = False
         self._wake = asyncio.Event()
@@ -304,7 +307,7 @@ class Executor:
 
     def _free(self) -> int:
         """Calls that may start now (`_claimed` holds timers and calls, some of them
-        waiting in place: see `inflight.waiting_in_place`)."""
+        waiting in place: see `pagerunner.inplace`)."""
         return self.inflight.value - self.inflight.counted()
 
     def _lent(self) -> None:
@@ -402,7 +405,7 @@ class Executor:
                 # The first call starts in time: its start timeout no longer applies.
                 await self.db.write(jobs.delete_by_key, f"{run.id}:start-timeout")
             send_woken(job, run)
-            with self.inflight.lending():
+            with lending(self.inflight):
                 outcome, started, ended = await self._send(job, run, fn)
         finally:
             self.slots.release(run.concurrency_keys)

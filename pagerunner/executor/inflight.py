@@ -11,10 +11,11 @@ by one per sample, up to `ceiling`; when either is above, it shrinks by a quarte
 down to `floor`. Calls that wait are then ordered by the queue, not by the loop.
 
 A call into an app in the same process can lend its place while it waits on a timer
-(`waiting_in_place`): it uses no CPU then, so it does not count, and another call
-may start. When the wait ends it takes a place back, in turn if none is free.
-Without this, queries paced at a page a second that wait inside their page steps
-would hold every place and cap the executor at `ceiling` pages a second.
+(`pagerunner.inplace.waiting_in_place`; the limit is a `Lender`): it uses no CPU
+then, so it does not count, and another call may start. When the wait ends it takes
+a place back, in turn if none is free. Without this, queries paced at a page a
+second that wait inside their page steps would hold every place and cap the executor
+at `ceiling` pages a second.
 """
 
 from __future__ import annotations
@@ -22,15 +23,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
 
-__all__ = ["InflightLimit", "waiting_in_place"]
+__all__ = ["InflightLimit"]
 
 SAMPLE_S = 0.05
 
 
 class InflightLimit:
+    """The limit, and the places lent by calls that wait in place (a `pagerunner.inplace.Lender`).
+
+    `counted` says how many calls in flight count against it now (the executor's
+    calls, less the lent ones); `on_lend` is told when a call lends its place.
+    """
+
     def __init__(
         self,
         ceiling: int,
@@ -38,18 +44,24 @@ class InflightLimit:
         floor: int = 8,
         target_lag_s: float = 0.025,
         max_writes_waiting: int = 4,
+        counted: Callable[[], int] = lambda: 0,
+        on_lend: Callable[[], None] = lambda: None,
     ) -> None:
         self.ceiling = ceiling
         self.floor = min(floor, ceiling)
         self.target_lag_s = target_lag_s
         self.max_writes_waiting = max_writes_waiting
         self.value = ceiling
-        self.lent = 0  # calls in flight that wait in place: not counted against `value`
-        self.on_lend: Callable[[], None] = lambda: None
-        # The calls in flight that count (the executor's); the calls whose wait ended and
-        # that wait, in turn, for a place to take back.
-        self.counted: Callable[[], int] = lambda: 0
+        self.counted = counted
+        self.on_lend = on_lend
+        self.lent = 0  # calls in flight that wait in place, or for a place back after
         self._returning: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def lend(self) -> None:
+        """A call waits in place: its place goes to a call taking one back, else to the queue."""
+        self.lent += 1
+        self.place_freed()
+        self.on_lend()
 
     async def take_back(self) -> None:
         """A call whose wait in place ended counts again: at once if a place is free and
@@ -63,10 +75,14 @@ class InflightLimit:
             await turn
         except BaseException:
             if not turn.done() or turn.cancelled():  # not granted: it never counted again
-                self.lent -= 1
+                self.drop()
                 with contextlib.suppress(ValueError):
                     self._returning.remove(turn)
             raise
+
+    def drop(self) -> None:
+        """A call's wait in place ended in an exception: it counts again at once, to end."""
+        self.lent -= 1
 
     def place_freed(self) -> None:
         """A call ended: its place goes to the calls waiting to take one back, in turn."""
@@ -75,15 +91,6 @@ class InflightLimit:
             if not turn.done():
                 self.lent -= 1
                 turn.set_result(None)
-
-    @contextlib.contextmanager
-    def lending(self) -> Iterator[None]:
-        """Calls made inside may lend their place in this limit (see `waiting_in_place`)."""
-        token = _LENDER.set(self)
-        try:
-            yield
-        finally:
-            _LENDER.reset(token)
 
     def observe(self, lag_s: float, writes_waiting: int = 0) -> None:
         """One sample: the event loop's lag (how late a timer fired) and the write
@@ -100,26 +107,3 @@ class InflightLimit:
             started = loop.time()
             await asyncio.sleep(SAMPLE_S)
             self.observe(loop.time() - started - SAMPLE_S, writes_waiting())
-
-
-_LENDER: ContextVar[InflightLimit | None] = ContextVar("pagerunner_inflight_lender", default=None)
-
-
-@contextlib.asynccontextmanager
-async def waiting_in_place() -> AsyncIterator[None]:
-    """Around a wait that uses no CPU inside a call from the embedded executor (an app
-    in its process): the call does not count as in flight meanwhile. Elsewhere (an
-    app in another process, Inngest) it changes nothing."""
-    limit = _LENDER.get()
-    if limit is None:
-        yield
-        return
-    limit.lent += 1
-    limit.place_freed()  # to a call that waits to take one back, else to the queue
-    limit.on_lend()
-    try:
-        yield
-    except BaseException:  # cancelled, or failed: the call ends, it does not queue again
-        limit.lent -= 1
-        raise
-    await limit.take_back()

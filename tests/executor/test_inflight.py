@@ -13,8 +13,8 @@ import inngest
 import inngest.fast_api
 import pytest
 
-from pagerunner.executor import waiting_in_place
 from pagerunner.executor.inflight import InflightLimit
+from pagerunner.inplace import lending, waiting_in_place
 
 from .conftest import harness
 from .sdk_app import Ledger, sdk_client
@@ -110,14 +110,14 @@ async def test_a_call_waiting_in_place_lends_its_place_to_the_next_only_in_proce
 
 
 async def test_a_wait_in_place_that_is_cancelled_ends_without_queueing_for_a_place() -> None:
-    limit = InflightLimit(1, floor=1)
-    limit.counted = lambda: 1  # the only place is taken: a call whose wait ended would queue
+    # The only place is taken: a call whose wait ended would queue for it.
+    limit = InflightLimit(1, floor=1, counted=lambda: 1)
 
     async def wait_forever() -> None:
         async with waiting_in_place():
             await asyncio.Event().wait()
 
-    with limit.lending():  # the task copies the context: its call lends to this limit
+    with lending(limit):  # the task copies the context: its call lends to this limit
         task = asyncio.create_task(wait_forever())
     await asyncio.sleep(0.01)
     assert limit.lent == 1
